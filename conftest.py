@@ -1,0 +1,3 @@
+"""Activates the conformance plugin for this checkout."""
+
+pytest_plugins = ["toolcall_conformance.plugin"]

@@ -1,0 +1,11 @@
+"""tool_choice="required" with parallel_tool_calls=false: one call, not more."""
+
+import pytest
+
+from tests.params import case_params
+from toolcall_conformance.cases import parallel_off_cases
+
+
+@pytest.mark.parametrize("case", case_params(parallel_off_cases()))
+def test_parallel_off(case, exchange, judge):
+    judge(case, exchange)

@@ -1,0 +1,11 @@
+"""The same seeded request, streamed and blocking, yields the same calls."""
+
+import pytest
+
+from tests.params import pair_params
+from toolcall_conformance.cases import equivalence_pairs
+
+
+@pytest.mark.parametrize("pair", pair_params(equivalence_pairs()))
+def test_stream_matches_blocking(pair, exchange_pair, judge_pair):
+    judge_pair(pair, exchange_pair)

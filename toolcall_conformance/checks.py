@@ -1,0 +1,610 @@
+"""The named checks: each a small function with a stable id, the rule it enforces and where it comes from."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .answer import Answer, Call, answer_of
+from .cases import Case, Pair, parameters_of
+from .client import Exchange
+from .schema import CHUNK, COMPLETION, envelope_problems, schema_problems, shorten
+from .stream import StreamedCall
+
+OPENAI_CHAT = "OpenAI API reference, Chat Completions"
+OPENAI_STREAM = "OpenAI API reference, chat completion chunk object"
+OPENAI_FUNCTION_CALLING = "OpenAI function-calling guide"
+WHATWG_SSE = "WHATWG HTML, server-sent events"
+JSON_SCHEMA = "JSON Schema 2020-12 (validation with formats)"
+MAX_PROBLEMS_SHOWN = 3
+
+
+class Level(StrEnum):
+    """How binding a rule is: a broken MUST fails a test, a broken SHOULD warns."""
+
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: which check, how binding, a message a person reads, and data a machine reads."""
+
+    check: str
+    level: Level
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return f"[{self.check}] {self.level.value}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the checks of one exchange look at."""
+
+    case: Case
+    exchange: Exchange
+    answer: Answer
+
+    @classmethod
+    def of(cls, case: Case, exchange: Exchange) -> Observation:
+        return cls(case, exchange, answer_of(exchange))
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        return list(self.exchange.request.get("tools") or [])
+
+
+CheckFunction = Callable[[Any], Iterable[Violation]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check and the circumstances it applies to."""
+
+    id: str
+    level: Level
+    rule: str
+    source: str
+    function: CheckFunction
+    modes: tuple[str, ...] = ("blocking", "stream")
+    applies: Callable[[Case], bool] = lambda case: True
+    judges_truncated: bool = True
+    gate: bool = False
+    on_pair: bool = False
+
+    def violation(self, message: str, **data: Any) -> Violation:
+        return Violation(self.id, self.level, message, data)
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(
+    check_id: str,
+    *,
+    rule: str,
+    source: str,
+    level: Level = Level.MUST,
+    modes: tuple[str, ...] = ("blocking", "stream"),
+    applies: Callable[[Case], bool] = lambda case: True,
+    judges_truncated: bool = True,
+    gate: bool = False,
+    on_pair: bool = False,
+) -> Callable[[Callable[..., Iterator[str | tuple[str, dict[str, Any]]]]], Check]:
+    """Register a check; the function yields messages (or (message, data)) for each breach."""
+
+    def register(function: Callable[..., Iterator[Any]]) -> Check:
+        if check_id in REGISTRY:
+            raise ValueError(f"check id {check_id!r} registered twice")
+
+        def run(subject: Any) -> Iterator[Violation]:
+            for found in function(subject):
+                message, data = found if isinstance(found, tuple) else (found, {})
+                yield Violation(check_id, level, message, data)
+
+        registered = Check(check_id, level, rule, source, run, modes, applies, judges_truncated, gate, on_pair)
+        REGISTRY[check_id] = registered
+        return registered
+
+    return register
+
+
+def _required(case: Case) -> bool:
+    return case.choice == "required"
+
+
+def _named(case: Case) -> bool:
+    return case.choice == "named"
+
+
+# ---------------------------------------------------------------- wire and envelope
+
+
+@check(
+    "http.status",
+    rule="A valid chat completion request is answered with HTTP 200.",
+    source=OPENAI_CHAT,
+    gate=True,
+)
+def http_status(seen: Observation) -> Iterator[str]:
+    exchange = seen.exchange
+    if exchange.status != 200:
+        yield f"HTTP {exchange.status} for a valid request: {_error_message(exchange)}"
+
+
+def _error_message(exchange: Exchange) -> str:
+    body = exchange.json_body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return shorten(body["error"].get("message"), 300)
+    return shorten(exchange.raw.decode("utf-8", errors="replace"), 300)
+
+
+@check(
+    "http.json",
+    rule="A blocking answer's body is a JSON document.",
+    source=OPENAI_CHAT,
+    modes=("blocking",),
+    gate=True,
+)
+def http_json(seen: Observation) -> Iterator[str]:
+    if seen.exchange.json_error:
+        content_type = seen.exchange.content_type or "no content-type"
+        yield (
+            f"body is not JSON ({seen.exchange.json_error}); {content_type}; "
+            f"began with {shorten(seen.exchange.raw[:120].decode('utf-8', errors='replace'))}"
+        )
+
+
+@check(
+    "envelope.schema",
+    rule="A blocking answer is a chat.completion object as OpenAI defines it (schemas/openai/chat.completion.json).",
+    source=OPENAI_CHAT,
+    modes=("blocking",),
+)
+def envelope_schema(seen: Observation) -> Iterator[str]:
+    problems = envelope_problems(seen.exchange.json_body, COMPLETION)
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        yield problem.describe()
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        yield f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more envelope problems"
+
+
+@check(
+    "stream.content-type",
+    rule="A streamed answer is served as text/event-stream.",
+    source=WHATWG_SSE,
+    modes=("stream",),
+)
+def stream_content_type(seen: Observation) -> Iterator[str]:
+    if "text/event-stream" not in seen.exchange.content_type:
+        yield f"content-type is {seen.exchange.content_type or 'missing'!r}, not text/event-stream"
+
+
+@check(
+    "stream.sse",
+    rule="Every line of a stream is an SSE field (data:, event:, id:, retry:) or comment, with events split by blank lines.",
+    source=WHATWG_SSE,
+    modes=("stream",),
+)
+def stream_sse(seen: Observation) -> Iterator[str]:
+    odd = _stream(seen).odd_lines
+    if odd:
+        yield f"{len(odd)} line(s) that are not SSE, first: {shorten(odd[0])}"
+
+
+@check(
+    "stream.chunk-json",
+    rule="The data of every event before [DONE] is one JSON chunk.",
+    source=OPENAI_STREAM,
+    modes=("stream",),
+)
+def stream_chunk_json(seen: Observation) -> Iterator[str]:
+    for position, data, error in _stream(seen).bad_data[:MAX_PROBLEMS_SHOWN]:
+        yield f"event {position} is not JSON ({error}): {shorten(data)}"
+
+
+@check(
+    "stream.done",
+    rule="A stream ends with the event 'data: [DONE]' and nothing follows it.",
+    source=OPENAI_STREAM,
+    modes=("stream",),
+)
+def stream_done(seen: Observation) -> Iterator[str]:
+    stream = _stream(seen)
+    if stream.done_at is None:
+        yield f"no 'data: [DONE]' among {stream.event_count} events"
+    elif stream.events_after_done:
+        yield f"{stream.events_after_done} data event(s) after [DONE]"
+
+
+@check(
+    "envelope.chunk-schema",
+    rule="Every chunk is a chat.completion.chunk object as OpenAI defines it (schemas/openai/chat.completion.chunk.json).",
+    source=OPENAI_STREAM,
+    modes=("stream",),
+)
+def envelope_chunk_schema(seen: Observation) -> Iterator[str]:
+    shown = 0
+    for position, chunk in _stream(seen).chunks:
+        for problem in envelope_problems(chunk, CHUNK):
+            if shown == MAX_PROBLEMS_SHOWN:
+                yield "... and more chunk envelope problems"
+                return
+            shown += 1
+            yield f"event {position}: {problem.describe()}"
+
+
+@check(
+    "stream.chunk-id",
+    rule="All chunks of one stream carry the same id.",
+    source=OPENAI_STREAM,
+    level=Level.SHOULD,
+    modes=("stream",),
+)
+def stream_chunk_id(seen: Observation) -> Iterator[str]:
+    distinct = list(dict.fromkeys(repr(chunk_id) for chunk_id in _stream(seen).chunk_ids))
+    if len(distinct) > 1:
+        yield f"{len(distinct)} different chunk ids: {', '.join(distinct[:3])}"
+
+
+@check(
+    "stream.role-once",
+    rule='The role "assistant" is sent once, in the first delta of the choice.',
+    source=OPENAI_STREAM,
+    modes=("stream",),
+)
+def stream_role_once(seen: Observation) -> Iterator[str]:
+    roles = _stream(seen).roles
+    if not roles:
+        yield "no delta carried a role"
+    elif len(roles) > 1:
+        yield f"role sent {len(roles)} times, in events {[position for position, _ in roles]}"
+    elif roles[0][1] != "assistant":
+        yield f"role is {roles[0][1]!r}, not 'assistant'"
+
+
+@check(
+    "stream.finish-once",
+    rule="Each choice gets exactly one non-null finish_reason, in its last chunk.",
+    source=OPENAI_STREAM,
+    modes=("stream",),
+)
+def stream_finish_once(seen: Observation) -> Iterator[str]:
+    reasons = _stream(seen).finish_reasons
+    if not reasons:
+        yield "no chunk carried a finish_reason"
+    elif len(reasons) > 1:
+        yield f"finish_reason sent {len(reasons)} times: {[reason for _, reason in reasons]}"
+
+
+@check(
+    "stream.tool-index",
+    rule="Every tool_calls delta carries the integer index of the call it belongs to.",
+    source=OPENAI_STREAM,
+    modes=("stream",),
+)
+def stream_tool_index(seen: Observation) -> Iterator[str]:
+    missing = _stream(seen).deltas_without_index
+    if missing:
+        yield f"{len(missing)} tool-call delta(s) without an integer index, first in event {missing[0]}"
+
+
+def _header_once(call: StreamedCall, values: list[tuple[int, Any]], field_name: str) -> Iterator[str]:
+    present = [(position, value) for position, value in values if value != ""]
+    label = f"call index {call.index}"
+    if not present:
+        yield f"{label}: no delta carried {field_name}"
+        return
+    first_position, first_value = present[0]
+    if first_position != call.first_chunk:
+        yield f"{label}: {field_name} arrived in event {first_position}, not on the call's first delta ({call.first_chunk})"
+    changed = [value for _, value in present[1:] if value != first_value]
+    if changed:
+        yield f"{label}: {field_name} changed mid-stream from {shorten(first_value)} to {shorten(changed[0])}"
+    elif len(present) > 1:
+        yield (
+            f"{label}: {field_name} {shorten(first_value)} sent {len(present)} times; "
+            f"clients that concatenate deltas (the openai SDK does) end up with it repeated"
+        )
+
+
+@check(
+    "stream.id-once",
+    rule="A call's id arrives once, on its first delta, and never changes.",
+    source=OPENAI_STREAM,
+    modes=("stream",),
+)
+def stream_id_once(seen: Observation) -> Iterator[str]:
+    for call in _stream(seen).ordered_calls():
+        yield from _header_once(call, call.ids, "id")
+
+
+@check(
+    "stream.name-once",
+    rule="A call's function.name arrives once, on its first delta, and never changes.",
+    source=OPENAI_STREAM,
+    modes=("stream",),
+)
+def stream_name_once(seen: Observation) -> Iterator[str]:
+    for call in _stream(seen).ordered_calls():
+        yield from _header_once(call, call.names, "function.name")
+
+
+@check(
+    "stream.type-once",
+    rule='A call\'s type "function" arrives once, on its first delta.',
+    source=OPENAI_STREAM,
+    modes=("stream",),
+)
+def stream_type_once(seen: Observation) -> Iterator[str]:
+    for call in _stream(seen).ordered_calls():
+        types = [(position, value) for position, value in call.types if value != ""]
+        if not types:
+            yield f"call index {call.index}: no delta carried type"
+        elif types[0][0] != call.first_chunk:
+            yield f"call index {call.index}: type arrived in event {types[0][0]}, not on the call's first delta"
+
+
+@check(
+    "stream.usage",
+    rule='With stream_options {"include_usage": true}, one last chunk before [DONE] has empty choices and a usage.',
+    source=OPENAI_STREAM,
+    modes=("stream",),
+    applies=lambda case: case.include_usage,
+)
+def stream_usage(seen: Observation) -> Iterator[str]:
+    stream = _stream(seen)
+    if not stream.usage_chunks:
+        yield "include_usage was requested but no chunk had empty choices and a usage"
+    elif len(stream.usage_chunks) > 1:
+        yield f"{len(stream.usage_chunks)} usage chunks"
+    elif stream.chunks and stream.usage_chunks[0] != stream.chunks[-1][0]:
+        yield f"the usage chunk (event {stream.usage_chunks[0]}) is not the last chunk"
+
+
+def _stream(seen: Observation) -> Any:
+    assert seen.answer.stream is not None, "stream checks run on streamed exchanges only"
+    return seen.answer.stream
+
+
+# ---------------------------------------------------------------- tool_choice
+
+
+@check(
+    "choice.required-call",
+    rule='With tool_choice "required" the answer calls at least one function.',
+    source=OPENAI_FUNCTION_CALLING,
+    applies=_required,
+    judges_truncated=False,
+)
+def choice_required_call(seen: Observation) -> Iterator[str]:
+    if not seen.answer.calls:
+        yield f"no tool call (finish_reason {seen.answer.finish_reason!r}){_content_note(seen.answer)}"
+
+
+def _content_note(answer: Answer) -> str:
+    if not answer.content:
+        return "; content is empty"
+    markup = " and holds tool-call markup the server did not parse" if _has_markup(answer.content) else ""
+    return f"; content{markup}: {shorten(answer.content)}"
+
+
+@check(
+    "choice.named-call",
+    rule="With a named tool_choice the answer is exactly one call to that function.",
+    source=OPENAI_FUNCTION_CALLING,
+    applies=_named,
+    judges_truncated=False,
+)
+def choice_named_call(seen: Observation) -> Iterator[str]:
+    wanted = seen.case.named_function
+    names = [call.name for call in seen.answer.calls]
+    if names != [wanted]:
+        yield f"tool_choice named {wanted!r}; the answer called {names}{_content_note(seen.answer) if not names else ''}"
+
+
+@check(
+    "choice.parallel-off",
+    rule="With parallel_tool_calls false the answer holds at most one call.",
+    source=OPENAI_FUNCTION_CALLING,
+    applies=lambda case: case.parallel_off,
+    judges_truncated=False,
+)
+def choice_parallel_off(seen: Observation) -> Iterator[str]:
+    if len(seen.answer.calls) > 1:
+        yield f"{len(seen.answer.calls)} calls despite parallel_tool_calls=false: {[c.name for c in seen.answer.calls]}"
+
+
+@check(
+    "finish.reason",
+    rule='finish_reason is "tool_calls" for tool_choice "required" and "stop" for a named function.',
+    source=OPENAI_CHAT,
+    judges_truncated=False,
+)
+def finish_reason(seen: Observation) -> Iterator[str]:
+    wanted = "stop" if seen.case.choice == "named" else "tool_calls"
+    if seen.answer.finish_reason != wanted:
+        yield f"finish_reason is {seen.answer.finish_reason!r}, expected {wanted!r}"
+
+
+_MARKUP = re.compile(r"</?tool_call>|\[TOOL_CALLS\]|<\|python_tag\|>|<function=|<\|tool_calls?_|<tool_calls?>")
+
+
+def _has_markup(content: str) -> bool:
+    if _MARKUP.search(content):
+        return True
+    stripped = content.strip()
+    if not stripped.startswith(("{", "[")):
+        return False
+    try:
+        decoded = json.loads(stripped)
+    except ValueError:
+        return False
+    items = decoded if isinstance(decoded, list) else [decoded]
+    return any(
+        isinstance(item, dict) and "name" in item and ({"arguments", "parameters"} & item.keys()) for item in items
+    )
+
+
+@check(
+    "content.no-markup",
+    rule="No tool-call markup or call JSON is left in message content: the server parses it into tool_calls.",
+    source=OPENAI_FUNCTION_CALLING,
+    judges_truncated=False,
+)
+def content_no_markup(seen: Observation) -> Iterator[str]:
+    content = seen.answer.content
+    if content and _has_markup(content):
+        yield f"content holds tool-call markup or JSON ({len(seen.answer.calls)} parsed calls): {shorten(content)}"
+
+
+# ---------------------------------------------------------------- each call
+
+
+@check("call.type", rule='Every tool call has type "function".', source=OPENAI_CHAT)
+def call_type(seen: Observation) -> Iterator[str]:
+    for call in seen.answer.calls:
+        if call.type != "function":
+            yield f"{call.label()}: type is {shorten(call.type)}, not 'function'"
+
+
+@check("call.id", rule="Every tool call has a non-empty string id.", source=OPENAI_CHAT)
+def call_id(seen: Observation) -> Iterator[str]:
+    for call in seen.answer.calls:
+        if not isinstance(call.id, str) or not call.id:
+            yield f"{call.label()}: id is {shorten(call.id)}"
+
+
+@check("call.id-unique", rule="Tool call ids are unique within an answer.", source=OPENAI_CHAT)
+def call_id_unique(seen: Observation) -> Iterator[str]:
+    counts = Counter(call.id for call in seen.answer.calls if isinstance(call.id, str) and call.id)
+    for call_id_value, count in counts.items():
+        if count > 1:
+            yield f"id {call_id_value!r} used by {count} calls"
+
+
+@check("call.name-known", rule="function.name is the name of one of the request's tools.", source=OPENAI_CHAT)
+def call_name_known(seen: Observation) -> Iterator[str]:
+    offered = [tool.get("function", {}).get("name") for tool in seen.tools]
+    for call in seen.answer.calls:
+        if call.name not in offered:
+            yield f"{call.label()}: {shorten(call.name)} is not among the request's tools"
+
+
+@check(
+    "args.json",
+    rule="function.arguments is a string holding a JSON object.",
+    source=OPENAI_FUNCTION_CALLING,
+    judges_truncated=False,
+)
+def args_json(seen: Observation) -> Iterator[str]:
+    for call in seen.answer.calls:
+        decoded, problem = call.parsed_arguments()
+        if problem:
+            yield f"{call.label()}: {problem}: {shorten(call.arguments)}"
+        elif not isinstance(decoded, dict):
+            yield f"{call.label()}: arguments decode to {type(decoded).__name__}, not an object: {shorten(decoded)}"
+
+
+@check(
+    "args.schema",
+    rule="Decoded arguments are valid against the function's parameters schema (absent parameters: an empty object schema).",
+    source=JSON_SCHEMA,
+    judges_truncated=False,
+)
+def args_schema(seen: Observation) -> Iterator[tuple[str, dict[str, Any]]]:
+    for call in seen.answer.calls:
+        yield from _argument_problems(call, seen.tools)
+
+
+def _argument_problems(call: Call, tools: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    decoded, problem = call.parsed_arguments()
+    parameters = parameters_of(tools, call.name) if isinstance(call.name, str) else None
+    if problem or not isinstance(decoded, dict) or parameters is None:
+        return  # judged by args.json and call.name-known
+    problems = schema_problems(decoded, parameters)
+    for found in problems[:MAX_PROBLEMS_SHOWN]:
+        yield f"{call.label()} {found.describe()}", {"call": call.position, "pointer": found.pointer}
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        yield f"{call.label()}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more schema problems", {}
+
+
+# ---------------------------------------------------------------- streamed against blocking
+
+
+@dataclass(frozen=True)
+class PairObservation:
+    """The blocking and streamed answers to one request."""
+
+    pair: Pair
+    blocking: Observation
+    stream: Observation
+
+
+def _comparable(answer: Answer) -> list[tuple[Any, Any]]:
+    calls = []
+    for call in answer.calls:
+        decoded, problem = call.parsed_arguments()
+        calls.append((call.name, call.arguments if problem else decoded))
+    return calls
+
+
+@check(
+    "equivalence.stream-blocking",
+    rule="For one seeded request, streaming and blocking yield the same calls: names and decoded arguments.",
+    source="vLLM issue #21046; OpenAI streaming is a transport of the same answer",
+    on_pair=True,
+)
+def equivalence_stream_blocking(seen: PairObservation) -> Iterator[str]:
+    blocking, stream = _comparable(seen.blocking.answer), _comparable(seen.stream.answer)
+    if blocking == stream:
+        return
+    if len(blocking) != len(stream):
+        yield f"blocking made {len(blocking)} calls {[n for n, _ in blocking]}, streaming {len(stream)} {[n for n, _ in stream]}"
+        return
+    for position, (left, right) in enumerate(zip(blocking, stream, strict=True)):
+        if left != right:
+            yield f"call {position}: blocking {shorten(left[0])} {shorten(left[1])} vs streamed {shorten(right[0])} {shorten(right[1])}"
+
+
+# ---------------------------------------------------------------- running them
+
+
+def checks_for(case: Case) -> list[Check]:
+    """The exchange checks that apply to a case, in registry order."""
+    return [c for c in REGISTRY.values() if not c.on_pair and case.mode in c.modes and c.applies(case)]
+
+
+def run_checks(case: Case, exchange: Exchange) -> tuple[Observation, list[Violation], list[str]]:
+    """Run every applicable check; returns the observation, the violations and the ids judged."""
+    seen = Observation.of(case, exchange)
+    violations: list[Violation] = []
+    judged: list[str] = []
+    for registered in checks_for(case):
+        if seen.answer.truncated and not registered.judges_truncated:
+            continue
+        judged.append(registered.id)
+        found = list(registered.function(seen))
+        violations.extend(found)
+        if found and registered.gate:
+            break
+    return seen, violations, judged
+
+
+def run_pair_checks(pair: Pair, blocking: Observation, stream: Observation) -> tuple[list[Violation], list[str]]:
+    """Run the checks that compare a request's streamed and blocking answers."""
+    seen = PairObservation(pair, blocking, stream)
+    violations: list[Violation] = []
+    judged: list[str] = []
+    for registered in REGISTRY.values():
+        if registered.on_pair:
+            judged.append(registered.id)
+            violations.extend(registered.function(seen))
+    return violations, judged

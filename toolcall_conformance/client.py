@@ -1,0 +1,116 @@
+"""Sends one chat completion request and keeps everything that came back, as it came back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .stream import SseEvent, parse_sse
+
+TRANSPORT_CONNECT = "transport.connect"
+TRANSPORT_TIMEOUT = "transport.timeout"
+TRANSPORT_BROKEN = "transport.broken"
+
+
+@dataclass(frozen=True)
+class TransportError:
+    """The exchange could not be completed: kind is a stable id, message says what happened."""
+
+    kind: str
+    message: str
+
+
+@dataclass
+class Exchange:
+    """One request and everything its response carried, raw and parsed."""
+
+    url: str
+    request: dict[str, Any]
+    stream: bool
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
+    json_body: Any = None
+    json_error: str | None = None
+    events: list[SseEvent] = field(default_factory=list)
+    transport_error: TransportError | None = None
+    started: float = 0.0
+    elapsed: float = 0.0
+    first_byte: float | None = None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def ok(self) -> bool:
+        return self.transport_error is None and self.status == 200
+
+
+def chat_url(endpoint: str) -> str:
+    """The chat completions URL under a base URL ending in /v1."""
+    return endpoint.rstrip("/") + "/chat/completions"
+
+
+async def send(http: httpx.AsyncClient, endpoint: str, api_key: str, body: dict[str, Any], timeout: float) -> Exchange:
+    """POST one chat completion and return the Exchange; never raises for what the server does."""
+    exchange = Exchange(url=chat_url(endpoint), request=body, stream=bool(body.get("stream")))
+    exchange.started = time.time()
+    clock = time.monotonic()
+    try:
+        async with asyncio.timeout(timeout):
+            await _receive(http, exchange, api_key, clock)
+    except TimeoutError:
+        exchange.transport_error = TransportError(
+            TRANSPORT_TIMEOUT, f"no complete response within {timeout:g} s ({_progress(exchange)})"
+        )
+    except httpx.ConnectError as exc:
+        exchange.transport_error = TransportError(TRANSPORT_CONNECT, f"cannot connect to {exchange.url}: {exc}")
+    except (httpx.TransportError, httpx.StreamError) as exc:
+        exchange.transport_error = TransportError(
+            TRANSPORT_BROKEN, f"connection broke: {type(exc).__name__}: {exc or 'no detail'} ({_progress(exchange)})"
+        )
+    exchange.elapsed = time.monotonic() - clock
+    _parse(exchange)
+    return exchange
+
+
+async def _receive(http: httpx.AsyncClient, exchange: Exchange, api_key: str, clock: float) -> None:
+    headers = {
+        "Authorization": f"Bearer {api_key}",
+        "Accept": "text/event-stream" if exchange.stream else "application/json",
+    }
+    async with http.stream("POST", exchange.url, json=exchange.request, headers=headers) as response:
+        exchange.status = response.status_code
+        exchange.headers = {key.lower(): value for key, value in response.headers.items()}
+        received = bytearray()
+        try:
+            async for chunk in response.aiter_raw():
+                if exchange.first_byte is None:
+                    exchange.first_byte = time.monotonic() - clock
+                received.extend(chunk)
+        finally:
+            exchange.raw = bytes(received)
+
+
+def _progress(exchange: Exchange) -> str:
+    if exchange.status is None:
+        return "before response headers"
+    return f"after HTTP {exchange.status} and {len(exchange.raw)} bytes"
+
+
+def _parse(exchange: Exchange) -> None:
+    if exchange.status is None:
+        return
+    if exchange.stream and exchange.status == 200:
+        exchange.events = parse_sse(exchange.raw)
+        return
+    try:
+        exchange.json_body = json.loads(exchange.raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        exchange.json_error = f"{type(exc).__name__}: {exc}"

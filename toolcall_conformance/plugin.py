@@ -1,0 +1,219 @@
+"""pytest hooks and fixtures: options, the target, request dispatch, judging and reporting."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .cases import Case, Pair
+from .checks import Observation, run_checks, run_pair_checks
+from .client import TRANSPORT_CONNECT, Exchange
+from .dispatch import Dispatcher
+from .explain import curl_line, one_line, render
+from .report import RunRecorder
+from .settings import Settings, add_options, resolve
+from .target import PreflightError, Target, preflight
+from .verdict import Judgement, Verdict, verdict_of
+
+SETTINGS = pytest.StashKey[Settings]()
+RECORDER = pytest.StashKey[RunRecorder]()
+MARKERS = {
+    "blocking": "the request is sent with stream=false",
+    "stream": "the request is sent with stream=true",
+    "required": 'tool_choice="required"',
+    "named": "tool_choice names one function",
+    "parallel_off": "parallel_tool_calls=false",
+    "equivalence": "streamed and blocking answers of one request are compared",
+    "seed": "the scenario of vLLM's example client, verbatim",
+    "strict": 'the tools say "strict": true',
+}
+
+
+class ConformanceWarning(UserWarning):
+    """A SHOULD-level rule was broken: the test passes, the report says what."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    settings = resolve(config)
+    config.stash[SETTINGS] = settings
+    config.stash[RECORDER] = RunRecorder(Path(config.rootpath) / settings.report_dir, settings)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    recorder = session.config.stash.get(RECORDER, None)
+    if recorder is None or not recorder.judgements or hasattr(session.config, "workerinput"):
+        return
+    path = recorder.write()
+    session.config.stash[RESULTS_PATH] = path
+
+
+RESULTS_PATH = pytest.StashKey[Path]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    path = config.stash.get(RESULTS_PATH, None)
+    recorder = config.stash.get(RECORDER, None)
+    if path is None or recorder is None:
+        return
+    document = recorder.document()
+    totals = ", ".join(f"{count} {verdict}" for verdict, count in sorted(document["totals"].items()))
+    terminalreporter.write_sep("-", "tool-call conformance")
+    terminalreporter.write_line(f"target: {recorder.target.get('endpoint')} model {recorder.target.get('model')}")
+    terminalreporter.write_line(f"verdicts: {totals}; {recorder.requests_sent} requests sent")
+    terminalreporter.write_line(f"report: {path}")
+
+
+@pytest.fixture(scope="session")
+def conformance_settings(pytestconfig: pytest.Config) -> Settings:
+    """The resolved settings of this run."""
+    return pytestconfig.stash[SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def target(conformance_settings: Settings, pytestconfig: pytest.Config) -> Target:
+    """The server under test, checked once before the first request."""
+    settings = conformance_settings
+    if not settings.endpoint:
+        pytest.fail(
+            "no --endpoint given and the embedded target is not available yet: run with --endpoint=http://HOST:PORT/v1",
+            pytrace=False,
+        )
+    try:
+        found = preflight(settings.endpoint, settings.api_key, settings.model)
+    except PreflightError as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(f"preflight failed: {problem}", pytrace=False)
+    pytestconfig.stash[RECORDER].target = {
+        "endpoint": found.endpoint,
+        "model": found.model,
+        "server_version": found.server_version,
+    }
+    return found
+
+
+@pytest.fixture(scope="session")
+def request_settings(conformance_settings: Settings, target: Target) -> Settings:
+    """Settings pointed at the resolved endpoint and model: what request bodies are built from."""
+    return conformance_settings.with_target(target.endpoint, target.model)
+
+
+@pytest.fixture(scope="session")
+def dispatcher(request: pytest.FixtureRequest, request_settings: Settings) -> Iterator[Dispatcher]:
+    """Sends every selected test's request ahead, in test order, a bounded number at once."""
+    settings = request_settings
+    sender = Dispatcher(settings.endpoint or "", settings.api_key, settings.request_timeout, settings.concurrency)
+    for item in request.session.items:
+        for case in _cases_of(item):
+            sender.submit(case.body(settings))
+    try:
+        yield sender
+    finally:
+        request.config.stash[RECORDER].requests_sent = sender.sent
+        sender.close()
+
+
+def _cases_of(item: pytest.Item) -> list[Case]:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if isinstance(params.get("case"), Case):
+        return [params["case"]]
+    if isinstance(params.get("pair"), Pair):
+        return [params["pair"].blocking, params["pair"].stream]
+    return []
+
+
+def _usable(exchange: Exchange, request: pytest.FixtureRequest) -> Exchange:
+    if exchange.transport_error is not None:
+        error = exchange.transport_error
+        judgement = Judgement(
+            request.node.name, Verdict.ERROR, exchanges=[exchange], note=f"[{error.kind}] {error.message}"
+        )
+        request.config.stash[RECORDER].record(judgement)
+        where = "" if error.kind == TRANSPORT_CONNECT else f"\nReproduce with:\n  {curl_line(exchange)}"
+        pytest.fail(f"[{error.kind}] {error.message}{where}", pytrace=False)
+    return exchange
+
+
+@pytest.fixture
+def exchange(
+    case: Case, dispatcher: Dispatcher, request_settings: Settings, request: pytest.FixtureRequest
+) -> Exchange:
+    """The answer to this test's request; transport failures make the test an error, not a failure."""
+    return _usable(dispatcher.exchange(case.body(request_settings)), request)
+
+
+@pytest.fixture
+def exchange_pair(
+    pair: Pair, dispatcher: Dispatcher, request_settings: Settings, request: pytest.FixtureRequest
+) -> tuple[Exchange, Exchange]:
+    """The blocking and streamed answers to one request."""
+    blocking = _usable(dispatcher.exchange(pair.blocking.body(request_settings)), request)
+    stream = _usable(dispatcher.exchange(pair.stream.body(request_settings)), request)
+    return blocking, stream
+
+
+@pytest.fixture
+def judge(request: pytest.FixtureRequest) -> Callable[[Case, Exchange], Judgement]:
+    """Run every check that applies to the case, record the verdict, and turn it into the test's outcome."""
+
+    def judge_exchange(case: Case, exchange: Exchange) -> Judgement:
+        seen, violations, judged = run_checks(case, exchange)
+        verdict = verdict_of(violations, seen.answer.truncated)
+        judgement = Judgement(request.node.name, verdict, violations, judged, [exchange])
+        if judgement.verdict is Verdict.TRUNCATED:
+            judgement.note = f"truncated: finish_reason 'length' at max_tokens={exchange.request.get('max_tokens')}"
+        return _conclude(judgement, request)
+
+    return judge_exchange
+
+
+@pytest.fixture
+def judge_pair(request: pytest.FixtureRequest) -> Callable[[Pair, tuple[Exchange, Exchange]], Judgement]:
+    """Compare the blocking and streamed answers of one request, when both can be compared."""
+
+    def judge_both(pair: Pair, exchanges: tuple[Exchange, Exchange]) -> Judgement:
+        blocking_seen = Observation.of(pair.blocking, exchanges[0])
+        stream_seen = Observation.of(pair.stream, exchanges[1])
+        unusable = _why_incomparable(blocking_seen.answer.truncated, stream_seen.answer.truncated, exchanges)
+        if unusable:
+            judgement = Judgement(request.node.name, unusable[0], exchanges=list(exchanges), note=unusable[1])
+            return _conclude(judgement, request)
+        violations, judged = run_pair_checks(pair, blocking_seen, stream_seen)
+        judgement = Judgement(request.node.name, verdict_of(violations, False), violations, judged, list(exchanges))
+        return _conclude(judgement, request)
+
+    return judge_both
+
+
+def _why_incomparable(
+    blocking_truncated: bool, stream_truncated: bool, exchanges: tuple[Exchange, Exchange]
+) -> tuple[Verdict, str] | None:
+    for exchange in exchanges:
+        if not exchange.ok:
+            mode = "streamed" if exchange.stream else "blocking"
+            return Verdict.INCONCLUSIVE, f"inconclusive: the {mode} request got HTTP {exchange.status}"
+    if blocking_truncated or stream_truncated:
+        return Verdict.TRUNCATED, "truncated: an answer ended with finish_reason 'length'; nothing to compare"
+    return None
+
+
+def _conclude(judgement: Judgement, request: pytest.FixtureRequest) -> Judgement:
+    request.config.stash[RECORDER].record(judgement)
+    if judgement.verdict is Verdict.FAIL:
+        pytest.fail(render(judgement), pytrace=False)
+    if judgement.verdict in (Verdict.TRUNCATED, Verdict.INCONCLUSIVE):
+        pytest.skip(one_line(judgement))
+    if judgement.verdict is Verdict.WARN:
+        warnings.warn(ConformanceWarning(render(judgement)), stacklevel=1)
+    return judgement

@@ -1,0 +1,130 @@
+"""One frozen Settings object, resolved from command line, environment and ini, in that order."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Option:
+    """A suite option: one command-line flag, one environment variable, one ini key."""
+
+    name: str
+    help: str
+    parse: Callable[[str], Any] = str
+    default: Any = None
+    env: str = ""
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env_var(self) -> str:
+        return self.env or "TCC_" + self.name.upper()
+
+    @property
+    def ini_key(self) -> str:
+        return "tcc_" + self.name
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(f"must be positive, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"must be positive, got {text}")
+    return value
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("endpoint", "base URL of the server under test, ending in /v1 (default: start the embedded vLLM)"),
+    Option("model", "model id to request (default: the first id of GET /v1/models)"),
+    Option(
+        "api_key",
+        "API key sent as a Bearer token; never written to reports (default: $OPENAI_API_KEY, else EMPTY)",
+        env="OPENAI_API_KEY",
+        default="EMPTY",
+    ),
+    Option("request_timeout", "seconds one request may take, headers to last byte", _positive_float, 60.0),
+    Option("max_tokens", "max_tokens sent with every request", _positive_int, 256),
+    Option("seed", "per-request sampling seed, so streamed and blocking answers can be compared", int, 1234),
+    Option("temperature", "temperature sent with every request (default: not sent, the server decides)", float),
+    Option("concurrency", "requests in flight at once", _positive_int, 16),
+    Option("report_dir", "where run reports are written", str, "reports"),
+)
+
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the suite was told, after defaults; one object shared by every part of a run."""
+
+    endpoint: str | None
+    model: str | None
+    api_key: str
+    request_timeout: float
+    max_tokens: int
+    seed: int
+    temperature: float | None
+    concurrency: int
+    report_dir: str
+
+    def with_target(self, endpoint: str, model: str) -> Settings:
+        """The same settings pointed at a resolved endpoint and model."""
+        return dataclasses.replace(self, endpoint=endpoint.rstrip("/"), model=model)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register every option in one named group, each with its ini key."""
+    group = parser.getgroup("toolcall-conformance", "tool-call conformance suite")
+    for option in OPTIONS:
+        group.addoption(option.flag, dest="tcc_" + option.name, default=None, help=_help_with_sources(option))
+        parser.addini(option.ini_key, help=option.help, default=None)
+
+
+def _help_with_sources(option: Option) -> str:
+    default = "" if option.default is None else f"; default {option.default}"
+    return f"{option.help} [env {option.env_var}, ini {option.ini_key}{default}]"
+
+
+def resolve(config: pytest.Config, environ: dict[str, str] | None = None) -> Settings:
+    """Settings from the command line, then the environment, then the ini file, then defaults."""
+    environ = dict(os.environ) if environ is None else environ
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw, source = _raw_value(config, environ, option)
+        if raw is None or raw == "":
+            values[option.name] = option.default
+            continue
+        try:
+            values[option.name] = option.parse(raw)
+        except ValueError as exc:
+            raise pytest.UsageError(f"{option.flag} (from {source}): {exc}") from None
+    if values["endpoint"]:
+        values["endpoint"] = values["endpoint"].rstrip("/")
+    return Settings(**values)
+
+
+def _raw_value(config: pytest.Config, environ: dict[str, str], option: Option) -> tuple[str | None, str]:
+    cli = config.getoption("tcc_" + option.name, default=None)
+    if cli is not None:
+        return str(cli), "command line"
+    if option.env_var in environ:
+        return environ[option.env_var], f"${option.env_var}"
+    ini = config.getini(option.ini_key)
+    if ini:
+        return str(ini), f"ini {option.ini_key}"
+    return None, "default"

@@ -1,0 +1,50 @@
+"""From violations to one verdict per test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .checks import Level, Violation
+from .client import Exchange
+
+
+class Verdict(StrEnum):
+    """What a test concluded; each maps to one pytest outcome (see plugin.enforce)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    TRUNCATED = "truncated"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
+@dataclass
+class Judgement:
+    """A test's verdict with everything needed to explain and reproduce it."""
+
+    test_id: str
+    verdict: Verdict
+    violations: list[Violation] = field(default_factory=list)
+    judged: list[str] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    note: str = ""
+    reproducer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return list(dict.fromkeys(v.check for v in self.violations))
+
+
+def verdict_of(violations: list[Violation], truncated: bool) -> Verdict:
+    """A broken MUST fails; truncation without one is inconclusive; a broken SHOULD warns."""
+    if any(v.level is Level.MUST for v in violations):
+        return Verdict.FAIL
+    if truncated:
+        return Verdict.TRUNCATED
+    if violations:
+        return Verdict.WARN
+    return Verdict.PASS
