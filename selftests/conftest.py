@@ -1,0 +1,3 @@
+"""The suite's own tests: pytester runs the conformance suite against servers on loopback."""
+
+pytest_plugins = ["pytester"]

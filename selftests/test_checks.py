@@ -1,0 +1,119 @@
+"""Checks and validators on hand-made exchanges: the message names the call, the pointer, wanted and got."""
+
+import json
+
+from toolcall_conformance.cases import Case, ToolSet
+from toolcall_conformance.checks import REGISTRY, Level, run_checks
+from toolcall_conformance.client import Exchange
+from toolcall_conformance.schema import schema_problems
+from toolcall_conformance.verdict import Verdict, verdict_of
+
+TOOLS = (
+    {
+        "type": "function",
+        "function": {
+            "name": "get_forecast",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer", "maximum": 7}},
+                "required": ["city", "days"],
+            },
+        },
+    },
+    {"type": "function", "function": {"name": "ping"}},
+)
+TOOLSET = ToolSet(id="unit", title="unit", tools=TOOLS)
+
+
+def _blocking(calls: list[dict], finish: str = "tool_calls", content: str | None = None, case: Case | None = None):
+    case = case or Case(TOOLSET, "blocking", "required")
+    body = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "tool_calls": calls},
+                "finish_reason": finish,
+            }
+        ],
+    }
+    request = {"tools": list(TOOLS), "tool_choice": case.tool_choice()}
+    exchange = Exchange(url="http://h/v1/chat/completions", request=request, stream=False, status=200)
+    exchange.raw = json.dumps(body).encode()
+    exchange.json_body = body
+    return run_checks(case, exchange)
+
+
+def _call(name: str, arguments: str, call_id: str = "call_1") -> dict:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def _failed(result) -> set[str]:
+    return {violation.check for violation in result[1]}
+
+
+def test_a_correct_answer_breaks_nothing():
+    assert _failed(_blocking([_call("get_forecast", '{"city": "Dallas", "days": 5}')])) == set()
+
+
+def test_schema_violation_names_call_pointer_wanted_and_got():
+    _, violations, _ = _blocking([_call("get_forecast", '{"city": "Dallas", "days": 9}')])
+    [violation] = violations
+    assert violation.check == "args.schema" and violation.level is Level.MUST
+    assert "call 0 ('get_forecast')" in violation.message
+    assert "at /days" in violation.message
+    assert '{"maximum":7}' in violation.message and "got 9" in violation.message
+    assert violation.data == {"call": 0, "pointer": "/days"}
+
+
+def test_absent_parameters_mean_an_empty_object_schema():
+    assert _failed(_blocking([_call("ping", "{}")])) == set()
+    assert _failed(_blocking([_call("ping", "[]")])) == {"args.json"}
+
+
+def test_arguments_that_are_json_but_not_an_object_fail_args_json_only():
+    assert _failed(_blocking([_call("get_forecast", "true")])) == {"args.json"}
+
+
+def test_no_call_under_required_reports_markup_left_in_content():
+    _, violations, _ = _blocking([], content='<tool_call>\n{"name": "ping", "arguments": {}}\n</tool_call>')
+    assert {v.check for v in violations} == {"choice.required-call", "content.no-markup"}
+    assert "markup the server did not parse" in violations[0].message
+
+
+def test_truncated_answers_are_not_judged_on_arguments():
+    seen, violations, judged = _blocking([_call("get_forecast", '{"city": "Da')], finish="length")
+    assert violations == [] and "args.schema" not in judged and "call.id" in judged
+    assert verdict_of(violations, seen.answer.truncated) is Verdict.TRUNCATED
+
+
+def test_named_choice_wants_stop_and_exactly_that_function():
+    case = Case(TOOLSET, "blocking", "named")
+    assert _failed(_blocking([_call("get_forecast", '{"city": "A", "days": 1}')], finish="stop", case=case)) == set()
+    assert _failed(_blocking([_call("ping", "{}")], finish="stop", case=case)) == {"choice.named-call"}
+    assert _failed(_blocking([_call("get_forecast", '{"city": "A", "days": 1}')], case=case)) == {"finish.reason"}
+
+
+def test_http_status_is_a_gate():
+    case = Case(TOOLSET, "blocking", "required")
+    exchange = Exchange(url="u", request={"tools": list(TOOLS)}, stream=False, status=500, raw=b"boom")
+    _, violations, judged = run_checks(case, exchange)
+    assert [v.check for v in violations] == ["http.status"] and judged == ["http.status"]
+
+
+def test_schema_problems_are_sorted_and_readable():
+    problems = schema_problems({"a": "x", "b": 1}, {"properties": {"a": {"type": "integer"}, "b": {"type": "string"}}})
+    assert [p.pointer for p in problems] == ["/a", "/b"]
+    assert problems[0].describe().startswith("at /a: 'x' is not of type 'integer'")
+
+
+def test_format_is_checked():
+    assert schema_problems("not-a-date", {"type": "string", "format": "date"})
+
+
+def test_every_check_names_its_rule_and_source():
+    for registered in REGISTRY.values():
+        assert registered.rule.endswith(".") and registered.source, registered.id
