@@ -71,11 +71,15 @@ def test_schema_violation_names_call_pointer_wanted_and_got():
 
 def test_absent_parameters_mean_an_empty_object_schema():
     assert _failed(_blocking([_call("ping", "{}")])) == set()
-    assert _failed(_blocking([_call("ping", "[]")])) == {"args.json"}
+    assert _failed(_blocking([_call("ping", "[]")])) == {"args.json", "args.schema"}
 
 
-def test_arguments_that_are_json_but_not_an_object_fail_args_json_only():
-    assert _failed(_blocking([_call("get_forecast", "true")])) == {"args.json"}
+def test_arguments_that_are_json_but_not_an_object_break_both_argument_rules():
+    assert _failed(_blocking([_call("get_forecast", "true")])) == {"args.json", "args.schema"}
+
+
+def test_undecodable_arguments_are_judged_by_args_json_alone():
+    assert _failed(_blocking([_call("get_forecast", '{"city": ')])) == {"args.json"}
 
 
 def test_no_call_under_required_reports_markup_left_in_content():

@@ -177,6 +177,21 @@ def envelope_schema(seen: Observation) -> Iterator[str]:
 
 
 @check(
+    "stream.events",
+    rule="A streamed answer is an event stream: it carries data events.",
+    source=WHATWG_SSE,
+    modes=("stream",),
+    gate=True,
+)
+def stream_events(seen: Observation) -> Iterator[str]:
+    if not any(event.data is not None for event in seen.exchange.events):
+        yield (
+            f"no data events in {len(seen.exchange.raw)} bytes ({seen.exchange.content_type or 'no content-type'}), "
+            f"began with {shorten(seen.exchange.raw[:120].decode('utf-8', errors='replace'))}"
+        )
+
+
+@check(
     "stream.content-type",
     rule="A streamed answer is served as text/event-stream.",
     source=WHATWG_SSE,
@@ -527,8 +542,8 @@ def args_schema(seen: Observation) -> Iterator[tuple[str, dict[str, Any]]]:
 def _argument_problems(call: Call, tools: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     decoded, problem = call.parsed_arguments()
     parameters = parameters_of(tools, call.name) if isinstance(call.name, str) else None
-    if problem or not isinstance(decoded, dict) or parameters is None:
-        return  # judged by args.json and call.name-known
+    if problem or parameters is None:
+        return  # undecodable arguments and unknown names are judged by args.json and call.name-known
     problems = schema_problems(decoded, parameters)
     for found in problems[:MAX_PROBLEMS_SHOWN]:
         yield f"{call.label()} {found.describe()}", {"call": call.position, "pointer": found.pointer}

@@ -1,0 +1,838 @@
+"""An OpenAI-compatible chat completions server on loopback that breaks one rule at a time.
+
+It exists only to prove that the suite's checks can fail: fault "none" answers correctly (valid arguments for
+whatever tools it is sent), every other fault breaks exactly one rule of the contract on the wire.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import itertools
+import json
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from jsonschema import Draft202012Validator, SchemaError
+
+from selftests.instances import Unsatisfiable, invalid_variant, valid_instance
+
+__all__ = ["FAULTS", "ROBUSTNESS_FAULTS", "STREAM_ONLY_FAULTS", "FaultServer", "main"]
+
+FAULTS: dict[str, str] = {
+    "none": "a correct server",
+    # blocking and streaming
+    "http-500": "every completion answers 500 with an error body",
+    "non-json-body": "200 with a text/html page instead of JSON or events",
+    "envelope-missing-object": 'the completion and every chunk lack the top-level "object"',
+    "zero-calls": 'no tool calls: content "I cannot call tools.", finish_reason as usual',
+    "markup-instead-of-calls": 'finish_reason "tool_calls", tool_calls empty, <tool_call> markup left in content',
+    "markup-in-content": "correct calls, and content also holds the <tool_call> markup",
+    "wrong-named-function": "named choice calls another tool of the request (single-tool requests unaffected)",
+    "extra-call-parallel-off": "parallel_tool_calls=false still gets two calls when the request has 2+ tools",
+    "type-not-function": 'calls have type "tool"',
+    "missing-id": "calls carry no id (in a stream: no id on the call's first delta)",
+    "duplicate-id": "with 2+ calls, every call has the same id",
+    "empty-id": 'calls have id ""',
+    "unknown-name": 'function names get the suffix "_x"',
+    "args-invalid-json": 'arguments lose their final "}" and are no longer JSON',
+    "args-not-object": 'arguments are "true"',
+    "args-schema-violation": "arguments are an object that violates the tool's schema (when one exists)",
+    "finish-reason-stop": 'required choice answers finish_reason "stop"',
+    "finish-reason-tool-calls-named": 'named choice answers finish_reason "tool_calls" (OpenAI answers "stop")',
+    "stream-blocking-drift": "streamed arguments are other valid values than the blocking ones",
+    "always-truncate": 'every answer is cut at half its last arguments, finish_reason "length"',
+    # streaming only
+    "sse-garbage": 'an extra line "garbage here" between events',
+    "chunk-not-json": 'one event is "data: {not json"',
+    "no-done": "the stream ends without data: [DONE]",
+    "data-after-done": "an event follows data: [DONE]",
+    "role-twice": 'role "assistant" in two deltas',
+    "role-missing": "no delta carries a role",
+    "finish-twice": "finish_reason set in two chunks",
+    "finish-missing": "no chunk carries a finish_reason",
+    "missing-index": 'argument deltas carry no "index"',
+    "repeat-name": "function.name repeated in every delta of a call",
+    "repeat-id": "the call id repeated in every delta of a call",
+    "id-changes": "a later delta of a call carries a different id",
+    "name-changes": "a later delta of the first call carries a different name",
+    "type-missing": 'the first delta of each call has no "type"',
+    "no-usage": "stream_options.include_usage is ignored",
+    "chunk-id-changes": "every chunk has its own id",
+    "content-type-json": "the stream is served as application/json",
+    # robustness
+    "hang-before-headers": "completions hang (until stop) before any header is sent",
+    "hang-mid-stream": "two events (blocking: half the body) then a stall until stop",
+    "reset-mid-stream": "two events (blocking: half the body) then a TCP reset",
+    "truncated-json-body": "the blocking body is cut in half (Content-Length matches the cut)",
+    "status-429": "every completion answers 429 rate limited",
+    "status-503": "every completion answers 503 service unavailable",
+    "die-after-3": "three completions answered, then the listening socket closes (later ones: 500, refused)",
+}
+STREAM_ONLY_FAULTS = frozenset(
+    {
+        "sse-garbage", "chunk-not-json", "no-done", "data-after-done", "role-twice", "role-missing",
+        "finish-twice", "finish-missing", "missing-index", "repeat-name", "repeat-id", "id-changes",
+        "name-changes", "type-missing", "no-usage", "chunk-id-changes", "content-type-json", "stream-blocking-drift",
+    }
+)  # fmt: skip
+ROBUSTNESS_FAULTS = frozenset(
+    {
+        "hang-before-headers", "hang-mid-stream", "reset-mid-stream", "truncated-json-body",
+        "status-429", "status-503", "die-after-3",
+    }
+)  # fmt: skip
+
+TRUNCATION_MAX_TOKENS = 8  # a max_tokens below this truncates the answer like a real model would
+HANG_SECONDS = 3600.0
+DIE_AFTER = 3
+EMPTY_PARAMETERS = {"type": "object", "properties": {}}
+STATUS_FAULTS: dict[str, tuple[int, str, str]] = {
+    "http-500": (500, "InternalServerError", "Internal server error (injected fault)"),
+    "status-429": (429, "RateLimitError", "Too many requests, retry later (injected fault)"),
+    "status-503": (503, "ServiceUnavailableError", "Service unavailable (injected fault)"),
+}
+
+
+class BadRequest(Exception):
+    """The request is malformed; answered with 400 like vLLM does."""
+
+
+@dataclass
+class ParsedRequest:
+    """What the server needs of one chat completion request."""
+
+    model: str
+    tools: dict[str, Any]  # name -> parameters schema, in request order
+    choice: str  # "required", "named" or "text"
+    named: str | None
+    parallel: bool
+    stream: bool
+    include_usage: bool
+    seed: int | None
+    max_tokens: int | None
+    prompt_size: int
+
+
+@dataclass
+class Call:
+    """One tool call as it will be put on the wire (None fields are omitted)."""
+
+    id: str | None
+    type: str | None
+    name: str
+    arguments: str
+
+
+@dataclass
+class Plan:
+    """The answer to send, independent of blocking or streaming."""
+
+    calls: list[Call]
+    content: str | None
+    finish_reason: str | None
+    empty_tool_calls: bool = False  # send "tool_calls": [] rather than leaving the key out
+
+    def usage(self, request: ParsedRequest) -> dict[str, int]:
+        produced = sum(len(call.name) + len(call.arguments) for call in self.calls) + len(self.content or "")
+        prompt, completion = max(1, request.prompt_size // 4), max(1, produced // 4)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+# --- parsing and validating requests ------------------------------------------------------------
+
+
+def parse_request(body: Any, default_model: str) -> ParsedRequest:
+    """Validate a request body like vLLM / OpenAI do; raise BadRequest with their kind of message."""
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        raise BadRequest("Field 'messages' is required and must be a non-empty list of messages.")
+    tools = _parse_tools(body.get("tools"))
+    choice, named = _parse_tool_choice(body.get("tool_choice"), tools)
+    stream = _typed_field(body, "stream", bool, False)
+    stream_options = _typed_field(body, "stream_options", dict, None)
+    if stream_options is not None and not stream:
+        raise BadRequest("Stream options can only be defined when `stream=True`.")
+    max_tokens = _typed_field(body, "max_completion_tokens", int, None) or _typed_field(body, "max_tokens", int, None)
+    if max_tokens is not None and max_tokens < 1:
+        raise BadRequest("max_tokens must be at least 1.")
+    return ParsedRequest(
+        model=_typed_field(body, "model", str, default_model),
+        tools=tools,
+        choice=choice,
+        named=named,
+        parallel=_typed_field(body, "parallel_tool_calls", bool, True),
+        stream=stream,
+        include_usage=bool((stream_options or {}).get("include_usage")),
+        seed=_typed_field(body, "seed", int, None),
+        max_tokens=max_tokens,
+        prompt_size=len(json.dumps(messages)) + len(json.dumps(body.get("tools") or [])),
+    )
+
+
+def _typed_field(body: dict, name: str, kind: type, default: Any) -> Any:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadRequest(f"Field '{name}' must be of type {kind.__name__}.")
+    return value
+
+
+def _parse_tools(tools: Any) -> dict[str, Any]:
+    if tools is None:
+        return {}
+    if not isinstance(tools, list) or not tools:
+        raise BadRequest("Field 'tools' must be a non-empty list; [] is too short.")
+    parsed: dict[str, Any] = {}
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or tool.get("type") != "function" or not function.get("name"):
+            raise BadRequest('Every tool needs "type": "function" and a "function" with a "name".')
+        parameters = function.get("parameters") or EMPTY_PARAMETERS
+        try:
+            Draft202012Validator.check_schema(parameters)
+        except SchemaError as error:
+            raise BadRequest(f"Invalid parameters schema for tool '{function['name']}': {error.message}") from None
+        parsed[function["name"]] = parameters
+    return parsed
+
+
+def _parse_tool_choice(tool_choice: Any, tools: dict[str, Any]) -> tuple[str, str | None]:
+    if tool_choice is None:
+        return "text", None
+    if not tools:
+        raise BadRequest("When using `tool_choice`, `tools` must be set.")
+    if isinstance(tool_choice, str):
+        if tool_choice not in ("auto", "none", "required"):
+            raise BadRequest(f"Invalid value for `tool_choice`: {tool_choice!r}.")
+        return ("required" if tool_choice == "required" else "text"), None
+    function = tool_choice.get("function") if isinstance(tool_choice, dict) else None
+    if not isinstance(function, dict) or tool_choice.get("type") != "function":
+        raise BadRequest('A named `tool_choice` must be {"type": "function", "function": {"name": ...}}.')
+    if function.get("name") not in tools:
+        raise BadRequest(f"Tool '{function.get('name')}' has not been passed in `tools`.")
+    return "named", function["name"]
+
+
+# --- planning the answer ------------------------------------------------------------------------
+
+
+def build_plan(request: ParsedRequest, fault: str) -> Plan:
+    """The correct answer, truncated when max_tokens is tiny, then broken by the fault (if it is a plan fault)."""
+    if request.choice == "text":
+        plan = Plan(calls=[], content="Hello.", finish_reason="stop")
+    else:
+        finish = "tool_calls" if request.choice == "required" else "stop"
+        plan = Plan(calls=_make_calls(request, _names_to_call(request)), content=None, finish_reason=finish)
+    if request.max_tokens is not None and request.max_tokens < TRUNCATION_MAX_TOKENS:
+        _truncate(plan, request)
+    PLAN_FAULTS.get(fault, _no_fault)(plan, request)
+    return plan
+
+
+def _names_to_call(request: ParsedRequest) -> list[str]:
+    if request.choice == "named":
+        return [request.named or ""]
+    names = list(request.tools)
+    return names[:2] if request.parallel else names[:1]
+
+
+def _make_calls(request: ParsedRequest, names: list[str], variant: int = 0) -> list[Call]:
+    return [
+        Call(_call_id(request.seed, index), "function", name, _arguments(request.tools[name], variant))
+        for index, name in enumerate(names)
+    ]
+
+
+def _call_id(seed: int | None, index: int) -> str:
+    if seed is None:
+        return "call_" + uuid.uuid4().hex[:24]
+    return "call_" + hashlib.sha256(f"{seed}:{index}".encode()).hexdigest()[:24]
+
+
+def _arguments(parameters: Any, variant: int = 0) -> str:
+    try:
+        return json.dumps(valid_instance(parameters, variant=variant), ensure_ascii=False)
+    except Unsatisfiable as error:
+        raise BadRequest(f"Cannot produce arguments for this schema: {error}") from None
+
+
+def _truncate(plan: Plan, request: ParsedRequest) -> None:
+    if plan.finish_reason == "length":
+        return
+    if plan.calls:
+        last = plan.calls[-1]
+        last.arguments = last.arguments[: len(last.arguments) // 2]
+    elif plan.content:
+        plan.content = plan.content[: len(plan.content) // 2]
+    plan.finish_reason = "length"
+
+
+def _markup(calls: list[Call]) -> str:
+    blocks = [f'<tool_call>\n{{"name": {json.dumps(c.name)}, "arguments": {c.arguments}}}\n</tool_call>' for c in calls]
+    return "\n".join(blocks)
+
+
+def _no_fault(plan: Plan, request: ParsedRequest) -> None:
+    """The correct server changes nothing."""
+
+
+def _zero_calls(plan: Plan, request: ParsedRequest) -> None:
+    if plan.calls:
+        plan.calls, plan.content = [], "I cannot call tools."
+
+
+def _markup_instead_of_calls(plan: Plan, request: ParsedRequest) -> None:
+    if plan.calls:
+        plan.content, plan.calls, plan.empty_tool_calls = _markup(plan.calls), [], True
+        plan.finish_reason = "length" if plan.finish_reason == "length" else "tool_calls"
+
+
+def _markup_in_content(plan: Plan, request: ParsedRequest) -> None:
+    if plan.calls:
+        plan.content = _markup(plan.calls)
+
+
+def _wrong_named_function(plan: Plan, request: ParsedRequest) -> None:
+    others = [name for name in request.tools if name != request.named]
+    if request.choice == "named" and others:
+        plan.calls = _make_calls(request, others[:1])
+
+
+def _extra_call_parallel_off(plan: Plan, request: ParsedRequest) -> None:
+    if request.choice == "required" and not request.parallel and len(request.tools) >= 2:
+        plan.calls = _make_calls(request, list(request.tools)[:2])
+
+
+def _set_on_calls(attribute: str, value: Callable[[Call], Any]) -> Callable[[Plan, ParsedRequest], None]:
+    def fault(plan: Plan, request: ParsedRequest) -> None:
+        for call in plan.calls:
+            setattr(call, attribute, value(call))
+
+    return fault
+
+
+def _duplicate_id(plan: Plan, request: ParsedRequest) -> None:
+    for call in plan.calls[1:]:
+        call.id = plan.calls[0].id
+
+
+def _args_schema_violation(plan: Plan, request: ParsedRequest) -> None:
+    for call in plan.calls:
+        try:
+            broken = invalid_variant(request.tools[call.name], json.loads(call.arguments))
+        except json.JSONDecodeError:  # already truncated: nothing to violate
+            continue
+        if broken is not None:
+            call.arguments = json.dumps(broken, ensure_ascii=False)
+
+
+def _finish_reason_stop(plan: Plan, request: ParsedRequest) -> None:
+    if request.choice == "required" and plan.finish_reason == "tool_calls":
+        plan.finish_reason = "stop"
+
+
+def _finish_reason_tool_calls_named(plan: Plan, request: ParsedRequest) -> None:
+    if request.choice == "named" and plan.finish_reason == "stop":
+        plan.finish_reason = "tool_calls"
+
+
+def _stream_blocking_drift(plan: Plan, request: ParsedRequest) -> None:
+    if request.stream:
+        for call in plan.calls:
+            call.arguments = _drifted(request.tools[call.name], call.arguments)
+
+
+def _drifted(parameters: Any, arguments: str) -> str:
+    """Other arguments, still valid: another variant, or else one extra key where the schema allows it."""
+    validator = Draft202012Validator(parameters, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for variant in (1, 2, 3):
+        candidate = _arguments(parameters, variant)
+        if json.loads(candidate) != json.loads(arguments):
+            return candidate
+    with_extra = {**json.loads(arguments), "drift": 1}
+    return json.dumps(with_extra, ensure_ascii=False) if validator.is_valid(with_extra) else arguments
+
+
+PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
+    "zero-calls": _zero_calls,
+    "markup-instead-of-calls": _markup_instead_of_calls,
+    "markup-in-content": _markup_in_content,
+    "wrong-named-function": _wrong_named_function,
+    "extra-call-parallel-off": _extra_call_parallel_off,
+    "type-not-function": _set_on_calls("type", lambda call: "tool"),
+    "missing-id": _set_on_calls("id", lambda call: None),
+    "duplicate-id": _duplicate_id,
+    "empty-id": _set_on_calls("id", lambda call: ""),
+    "unknown-name": _set_on_calls("name", lambda call: call.name + "_x"),
+    "args-invalid-json": _set_on_calls("arguments", lambda call: call.arguments[:-1]),
+    "args-not-object": _set_on_calls("arguments", lambda call: "true"),
+    "args-schema-violation": _args_schema_violation,
+    "finish-reason-stop": _finish_reason_stop,
+    "finish-reason-tool-calls-named": _finish_reason_tool_calls_named,
+    "stream-blocking-drift": _stream_blocking_drift,
+    "always-truncate": _truncate,
+}
+
+
+# --- rendering: blocking ------------------------------------------------------------------------
+
+
+def completion_body(plan: Plan, request: ParsedRequest) -> dict[str, Any]:
+    """The chat.completion object of a blocking answer."""
+    message: dict[str, Any] = {"role": "assistant", "content": plan.content, "refusal": None}
+    if plan.calls or plan.empty_tool_calls:
+        message["tool_calls"] = [_call_json(call) for call in plan.calls]
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}
+    return {**_envelope(request, "chat.completion"), "choices": [choice], "usage": plan.usage(request)}
+
+
+def _envelope(request: ParsedRequest, kind: str) -> dict[str, Any]:
+    return {"id": "chatcmpl-" + uuid.uuid4().hex, "object": kind, "created": int(time.time()), "model": request.model}
+
+
+def _call_json(call: Call) -> dict[str, Any]:
+    fields = {"id": call.id, "type": call.type}
+    present = {key: value for key, value in fields.items() if value is not None}
+    return {**present, "function": {"name": call.name, "arguments": call.arguments}}
+
+
+# --- rendering: streaming -----------------------------------------------------------------------
+
+
+def stream_chunks(plan: Plan, request: ParsedRequest) -> list[dict[str, Any]]:
+    """The chat.completion.chunk objects of a streamed answer, in order."""
+    envelope = _envelope(request, "chat.completion.chunk")
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return {**envelope, "choices": [choice]}
+
+    chunks = [chunk({"role": "assistant"})]
+    chunks += [chunk({"content": piece}) for piece in _split(plan.content or "")]
+    for index, call in enumerate(plan.calls):
+        first = {"index": index, **_call_json(call)}
+        first["function"] = {"name": call.name, "arguments": ""}
+        chunks.append(chunk({"tool_calls": [first]}))
+        pieces = _split(call.arguments)
+        chunks += [chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]}) for p in pieces]
+    chunks.append(chunk({}, plan.finish_reason))
+    if request.include_usage:
+        chunks.append({**envelope, "choices": [], "usage": plan.usage(request)})
+    return chunks
+
+
+def _split(text: str) -> list[str]:
+    """Two or three fragments (fewer for very short text)."""
+    if len(text) < 2:
+        return [text] if text else []
+    parts = 3 if len(text) >= 6 else 2
+    cuts = [len(text) * i // parts for i in range(parts + 1)]
+    return [text[start:end] for start, end in itertools.pairwise(cuts)]
+
+
+def _tool_deltas(chunks: list[dict]) -> list[tuple[dict, bool]]:
+    """Every tool-call delta with whether it opens its call (carries function.name)."""
+    found = []
+    for chunk in chunks:
+        for choice in chunk.get("choices", []):
+            for delta in choice["delta"].get("tool_calls", []):
+                found.append((delta, "name" in delta.get("function", {})))
+    return found
+
+
+def _first_deltas(chunks: list[dict]) -> list[dict]:
+    return [delta for delta, opens in _tool_deltas(chunks) if opens]
+
+
+def _later_deltas(chunks: list[dict]) -> list[tuple[dict, dict]]:
+    """Each continuation delta paired with its call's first delta."""
+    pairs, current = [], {}
+    for delta, opens in _tool_deltas(chunks):
+        if opens:
+            current = delta
+        else:
+            pairs.append((delta, current))
+    return pairs
+
+
+def _finishing_index(chunks: list[dict]) -> int:
+    return next(i for i, chunk in enumerate(chunks) if chunk["choices"] and chunk["choices"][0]["finish_reason"])
+
+
+def _role_twice(chunks: list[dict], request: ParsedRequest) -> None:
+    chunks[1]["choices"][0]["delta"]["role"] = "assistant"
+
+
+def _role_missing(chunks: list[dict], request: ParsedRequest) -> None:
+    chunks[0]["choices"][0]["delta"].pop("role", None)
+
+
+def _finish_twice(chunks: list[dict], request: ParsedRequest) -> None:
+    finishing = _finishing_index(chunks)
+    chunks[finishing - 1]["choices"][0]["finish_reason"] = chunks[finishing]["choices"][0]["finish_reason"]
+
+
+def _finish_missing(chunks: list[dict], request: ParsedRequest) -> None:
+    chunks[_finishing_index(chunks)]["choices"][0]["finish_reason"] = None
+
+
+def _missing_index(chunks: list[dict], request: ParsedRequest) -> None:
+    for delta, _ in _later_deltas(chunks):
+        delta.pop("index", None)
+
+
+def _repeat_name(chunks: list[dict], request: ParsedRequest) -> None:
+    for delta, first in _later_deltas(chunks):
+        delta["function"] = {"name": first["function"]["name"], **delta["function"]}
+
+
+def _repeat_id(chunks: list[dict], request: ParsedRequest) -> None:
+    for delta, first in _later_deltas(chunks):
+        if "id" in first:
+            delta["id"] = first["id"]
+
+
+def _id_changes(chunks: list[dict], request: ParsedRequest) -> None:
+    seen = set()
+    for delta, first in _later_deltas(chunks):
+        if first["index"] not in seen:
+            seen.add(first["index"])
+            delta["id"] = "call_" + hashlib.sha256(f"changed:{first.get('id')}".encode()).hexdigest()[:24]
+
+
+def _name_changes(chunks: list[dict], request: ParsedRequest) -> None:
+    later = _later_deltas(chunks)
+    if later:
+        delta, first = later[0]
+        name = first["function"]["name"]
+        others = [other for other in request.tools if other != name]
+        delta["function"] = {"name": others[0] if others else name + "2", **delta["function"]}
+
+
+def _type_missing(chunks: list[dict], request: ParsedRequest) -> None:
+    for delta in _first_deltas(chunks):
+        delta.pop("type", None)
+
+
+def _no_usage(chunks: list[dict], request: ParsedRequest) -> None:
+    chunks[:] = [chunk for chunk in chunks if chunk["choices"]]
+
+
+def _chunk_id_changes(chunks: list[dict], request: ParsedRequest) -> None:
+    for chunk in chunks:
+        chunk["id"] = "chatcmpl-" + uuid.uuid4().hex
+
+
+def _drop_object(chunks: list[dict], request: ParsedRequest) -> None:
+    for chunk in chunks:
+        chunk.pop("object", None)
+
+
+CHUNK_FAULTS: dict[str, Callable[[list[dict], ParsedRequest], None]] = {
+    "envelope-missing-object": _drop_object,
+    "role-twice": _role_twice,
+    "role-missing": _role_missing,
+    "finish-twice": _finish_twice,
+    "finish-missing": _finish_missing,
+    "missing-index": _missing_index,
+    "repeat-name": _repeat_name,
+    "repeat-id": _repeat_id,
+    "id-changes": _id_changes,
+    "name-changes": _name_changes,
+    "type-missing": _type_missing,
+    "no-usage": _no_usage,
+    "chunk-id-changes": _chunk_id_changes,
+}
+EVENT_FAULTS: dict[str, Callable[[list[str]], None]] = {
+    "sse-garbage": lambda events: events.insert(1, "garbage here\n\n"),
+    "chunk-not-json": lambda events: events.insert(1, "data: {not json\n\n"),
+    "no-done": lambda events: events.pop(),
+    "data-after-done": lambda events: events.append(events[-2]),
+}
+DONE_EVENT = "data: [DONE]\n\n"
+
+
+def stream_events(plan: Plan, request: ParsedRequest, fault: str) -> list[str]:
+    """The server-sent events of a streamed answer, fault applied."""
+    chunks = stream_chunks(plan, request)
+    CHUNK_FAULTS.get(fault, lambda chunks, request: None)(chunks, request)
+    events = [f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n" for chunk in chunks] + [DONE_EVENT]
+    EVENT_FAULTS.get(fault, lambda events: None)(events)
+    return events
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+def _error_body(status: int, kind: str, message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": status}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection; HTTP/1.1 with keep-alive, streams sent with chunked transfer encoding."""
+
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle + delayed ACK add 40 ms to each.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.owner._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.owner._track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the selftests read the wire, not the log."""
+
+    def do_GET(self) -> None:
+        owner = self.server.owner
+        routes: dict[str, dict[str, Any]] = {
+            "/v1/models": {"object": "list", "data": [owner.model_card()]},
+            "/version": {"version": "fault-0"},
+            "/health": {},
+        }
+        if self.path in routes:
+            self._send_json(200, routes[self.path])
+        else:
+            self._send_json(404, {"detail": "Not Found"})
+
+    def do_POST(self) -> None:
+        try:
+            self._post()
+        except (BrokenPipeError, ConnectionResetError):  # the client went away: nothing left to tell it
+            self.close_connection = True
+
+    def _post(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/v1/chat/completions":
+            self._send_json(404, {"detail": "Not Found"})
+            return
+        owner = self.server.owner
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            self._send_error(400, "BadRequestError", f"The request body is not valid JSON: {error}")
+            return
+        owner._record(body)
+        try:
+            request = parse_request(body, owner.model)
+        except BadRequest as error:
+            self._send_error(400, "BadRequestError", str(error))
+            return
+        self._answer(request, owner.fault)
+
+    def _answer(self, request: ParsedRequest, fault: str) -> None:
+        owner = self.server.owner
+        if fault == "die-after-3" and not owner._count_completion_and_maybe_die(self):
+            return
+        if fault in STATUS_FAULTS:
+            self._send_error(*STATUS_FAULTS[fault])
+            return
+        if fault == "hang-before-headers":
+            owner.stopping.wait(HANG_SECONDS)
+            self.close_connection = True
+            return
+        if fault == "non-json-body":
+            self._send_bytes(200, "text/html; charset=utf-8", b"<html>oops</html>")
+            return
+        try:
+            plan = build_plan(request, fault)
+        except BadRequest as error:
+            self._send_error(400, "BadRequestError", str(error))
+            return
+        if request.stream:
+            self._send_stream(stream_events(plan, request, fault), fault)
+        else:
+            self._send_completion(completion_body(plan, request), fault)
+
+    def _send_completion(self, completion: dict[str, Any], fault: str) -> None:
+        if fault == "envelope-missing-object":
+            completion.pop("object")
+        data = json.dumps(completion, ensure_ascii=False).encode()
+        if fault == "truncated-json-body":
+            data = data[: len(data) // 2]
+        if fault in ("hang-mid-stream", "reset-mid-stream"):
+            self._start(200, "application/json", length=len(data))
+            self.wfile.write(data[: len(data) // 2])
+            self._break_off(fault)
+            return
+        self._send_bytes(200, "application/json", data)
+
+    def _send_stream(self, events: list[str], fault: str) -> None:
+        content_type = "application/json" if fault == "content-type-json" else "text/event-stream"
+        self._start(200, content_type, length=None)
+        for number, event in enumerate(events):
+            if number == 2 and fault in ("hang-mid-stream", "reset-mid-stream"):
+                self._break_off(fault)
+                return
+            self._write_chunk(event.encode())
+        self._write_chunk(b"")
+
+    def _break_off(self, fault: str) -> None:
+        """Stall until the server stops, or reset the connection, in the middle of an answer."""
+        self.close_connection = True
+        if fault == "hang-mid-stream":
+            self.server.owner.stopping.wait(HANG_SECONDS)
+            return
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        fd = self.connection.detach()  # closing the bare descriptor with linger 0 sends a TCP RST now
+        socket.close(fd)
+
+    def _start(self, status: int, content_type: str, *, length: int | None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        if length is None:
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _send_bytes(self, status: int, content_type: str, data: bytes) -> None:
+        self._start(status, content_type, length=len(data))
+        self.wfile.write(data)
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        self._send_bytes(status, "application/json", json.dumps(payload).encode())
+
+    def _send_error(self, status: int, kind: str, message: str) -> None:
+        self._send_json(status, _error_body(status, kind, message))
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for hung handlers
+    owner: FaultServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a handler dying with its connection is part of the faults."""
+
+
+class FaultServer:
+    """An OpenAI-compatible server on 127.0.0.1 with one fault; a context manager."""
+
+    def __init__(self, fault: str = "none", *, model: str = "fault-model", port: int = 0) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+        self.fault, self.model, self.port = fault, model, port
+        self.base_url = ""
+        self.requests: list[dict] = []  # JSON bodies received on /v1/chat/completions
+        self.stopping = threading.Event()  # hung handlers wait on it
+        self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self._completions = 0
+        self._created = int(time.time())
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        """Bind, serve in a daemon thread, return the base URL ending in /v1."""
+        self._httpd = _HTTPServer(("127.0.0.1", self.port), _Handler)
+        self._httpd.owner = self
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fault-{self.fault}", daemon=True
+        )
+        self._thread.start()
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop promptly: wake hung handlers, close the listening socket and every open connection."""
+        if self._httpd is None:
+            return
+        self.stopping.set()
+        self._stop_listening()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+
+    def __enter__(self) -> FaultServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def model_card(self) -> dict[str, Any]:
+        """This server's entry in GET /v1/models."""
+        return {"id": self.model, "object": "model", "created": self._created, "owned_by": "fault-server"}
+
+    def _record(self, body: Any) -> None:
+        if isinstance(body, dict):
+            with self._lock:
+                self.requests.append(body)
+
+    def _track(self, connection: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def _stop_listening(self) -> None:
+        assert self._httpd is not None
+        self._httpd.shutdown()  # returns at once when already shut down
+        self._httpd.server_close()
+
+    def _count_completion_and_maybe_die(self, handler: _Handler) -> bool:
+        """die-after-3: True when this completion is to be answered normally; the third one kills the server."""
+        with self._lock:
+            self._completions += 1
+            number = self._completions
+        if number > DIE_AFTER:
+            handler.close_connection = True
+            handler._send_error(500, "InternalServerError", "EngineDeadError: the engine died (injected fault)")
+            return False
+        if number == DIE_AFTER:
+            handler.close_connection = True
+            self._stop_listening()  # before answering, so the client's next connection is refused
+        return True
+
+
+def main() -> None:
+    """Serve one fault until Ctrl-C: `python -m selftests.fault_server --fault NAME [--port P]`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fault", default="none", choices=sorted(FAULTS), metavar="NAME", help="fault to inject")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    parser.add_argument("--model", default="fault-model", help="model id served")
+    parser.add_argument("--list", action="store_true", help="list the faults and exit")
+    options = parser.parse_args()
+    if options.list:
+        for name, description in FAULTS.items():
+            print(f"{name:32} {description}")
+        return
+    with FaultServer(options.fault, model=options.model, port=options.port) as server:
+        print(f"fault {options.fault!r} serving at {server.base_url} (Ctrl-C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
