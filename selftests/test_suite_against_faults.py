@@ -1,0 +1,163 @@
+"""The conformance suite run against the fault server: the correct server passes, each fault fails exactly its checks.
+
+Each run is a real pytest session (pytester, in a subprocess) against a real HTTP server on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from selftests.fault_server import FaultServer
+from toolcall_conformance.checks import REGISTRY
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = "weather-seed and not strict"
+BLOCKING, STREAM = ("blocking",), ("stream",)
+BOTH = BLOCKING + STREAM
+REQUIRED, NAMED, PARALLEL_OFF, EQUIVALENCE = "test_required", "test_named", "test_parallel_off", "equivalence"
+ALL_CHOICES = (REQUIRED, NAMED, PARALLEL_OFF)
+
+
+def expect(functions: tuple[str, ...], modes: tuple[str, ...], checks: set[str], toolset: str = "weather-seed"):
+    """Expected (verdict, failed checks) of the named tests in the given modes."""
+    expected = {}
+    for function in functions:
+        if function == EQUIVALENCE:
+            for choice in ("required", "named"):
+                expected[f"test_stream_matches_blocking[{toolset}-{choice}]"] = checks
+        else:
+            for mode in modes:
+                expected[f"{function}[{toolset}-{mode}]"] = checks
+    return expected
+
+
+def merge(*parts: dict) -> dict:
+    merged: dict = {}
+    for part in parts:
+        merged.update(part)
+    return merged
+
+
+def stream_fault(*checks: str) -> dict:
+    return expect(ALL_CHOICES, STREAM, set(checks))
+
+
+def per_mode(blocking: set[str], stream: set[str], functions: tuple[str, ...] = ALL_CHOICES) -> dict:
+    return merge(expect(functions, BLOCKING, blocking), expect(functions, STREAM, stream))
+
+
+# fault -> (selection, {test name: failed check ids, or a verdict string for non-failing outcomes})
+EXPECTED: dict[str, tuple[str, dict]] = {
+    "none": (SEED, {}),
+    "http-500": (SEED, merge(expect(ALL_CHOICES, BOTH, {"http.status"}), expect((EQUIVALENCE,), BOTH, "inconclusive"))),
+    "non-json-body": (SEED, per_mode({"http.json"}, {"stream.events"})),
+    "envelope-missing-object": (SEED, per_mode({"envelope.schema"}, {"envelope.chunk-schema"})),
+    "zero-calls": (
+        SEED,
+        merge(
+            expect((REQUIRED, PARALLEL_OFF), BOTH, {"choice.required-call"}),
+            expect((NAMED,), BOTH, {"choice.named-call"}),
+        ),
+    ),
+    "markup-instead-of-calls": (
+        SEED,
+        merge(
+            expect((REQUIRED, PARALLEL_OFF), BOTH, {"choice.required-call", "content.no-markup"}),
+            expect((NAMED,), BOTH, {"choice.named-call", "content.no-markup", "finish.reason"}),
+        ),
+    ),
+    "markup-in-content": (SEED, expect(ALL_CHOICES, BOTH, {"content.no-markup"})),
+    "wrong-named-function": (SEED, expect((NAMED,), BOTH, {"choice.named-call"})),
+    "extra-call-parallel-off": (SEED, expect((PARALLEL_OFF,), BOTH, {"choice.parallel-off"})),
+    "type-not-function": (SEED, per_mode({"call.type", "envelope.schema"}, {"call.type", "envelope.chunk-schema"})),
+    "missing-id": (SEED, per_mode({"call.id", "envelope.schema"}, {"call.id", "stream.id-once"})),
+    "duplicate-id": (SEED, expect((REQUIRED,), BOTH, {"call.id-unique"})),
+    "empty-id": (SEED, per_mode({"call.id"}, {"call.id", "stream.id-once"})),
+    "unknown-name": (
+        SEED,
+        merge(
+            expect((REQUIRED, PARALLEL_OFF), BOTH, {"call.name-known"}),
+            expect((NAMED,), BOTH, {"call.name-known", "choice.named-call"}),
+        ),
+    ),
+    "args-invalid-json": (SEED, expect(ALL_CHOICES, BOTH, {"args.json"})),
+    "args-not-object": (SEED, expect(ALL_CHOICES, BOTH, {"args.json", "args.schema"})),
+    "args-schema-violation": (SEED, expect(ALL_CHOICES, BOTH, {"args.schema"})),
+    "finish-reason-stop": (SEED, expect((REQUIRED, PARALLEL_OFF), BOTH, {"finish.reason"})),
+    "finish-reason-tool-calls-named": (SEED, expect((NAMED,), BOTH, {"finish.reason"})),
+    "stream-blocking-drift": (SEED, expect((EQUIVALENCE,), BOTH, {"equivalence.stream-blocking"})),
+    "always-truncate": (SEED, expect((*ALL_CHOICES, EQUIVALENCE), BOTH, "truncated")),
+    "sse-garbage": (SEED, stream_fault("stream.sse")),
+    "chunk-not-json": (SEED, stream_fault("stream.chunk-json")),
+    "no-done": (SEED, stream_fault("stream.done")),
+    "data-after-done": (SEED, stream_fault("stream.done")),
+    "role-twice": (SEED, stream_fault("stream.role-once")),
+    "role-missing": (SEED, stream_fault("stream.role-once")),
+    "finish-twice": (SEED, stream_fault("stream.finish-once")),
+    "finish-missing": (SEED, stream_fault("stream.finish-once", "finish.reason")),
+    "missing-index": (SEED, stream_fault("stream.tool-index", "envelope.chunk-schema")),
+    "repeat-name": (SEED, stream_fault("stream.name-once")),
+    "name-changes": (SEED, stream_fault("stream.name-once")),
+    "repeat-id": (SEED, stream_fault("stream.id-once")),
+    "id-changes": (SEED, stream_fault("stream.id-once")),
+    "type-missing": (SEED, stream_fault("stream.type-once", "call.type")),
+    "chunk-id-changes": (SEED, expect(ALL_CHOICES, STREAM, "warn:stream.chunk-id")),
+    "content-type-json": (SEED, stream_fault("stream.content-type")),
+    "no-usage": (
+        "nested-objects and not strict and test_required",
+        expect((REQUIRED,), STREAM, {"stream.usage"}, toolset="nested-objects"),
+    ),
+}
+
+
+def run_suite(pytester: pytest.Pytester, fault: str, selection: str) -> tuple[pytest.RunResult, dict]:
+    """Run the conformance suite against a fault server; return pytest's result and the tests' records."""
+    report_dir = pytester.path / "reports"
+    with FaultServer(fault) as server:
+        result = pytester.runpytest_subprocess(
+            str(REPO / "tests"),
+            f"--rootdir={REPO}",
+            f"--endpoint={server.base_url}",
+            f"--report-dir={report_dir}",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            selection,
+        )
+    document = json.loads((report_dir / "latest" / "results.json").read_text())
+    return result, {record["test"]: record for record in document["tests"]}
+
+
+def _outcome(record: dict) -> object:
+    failed = {v["check"] for v in record["violations"]}
+    if record["verdict"] == "fail":
+        return failed
+    if record["verdict"] == "warn":
+        return "warn:" + ",".join(sorted(failed))
+    return record["verdict"]
+
+
+@pytest.mark.parametrize("fault", list(EXPECTED))
+def test_fault_fails_exactly_its_checks(pytester: pytest.Pytester, fault: str):
+    selection, expected = EXPECTED[fault]
+    result, records = run_suite(pytester, fault, selection)
+    assert records, result.stdout.str()
+    outcomes = {test: _outcome(record) for test, record in records.items() if record["verdict"] != "pass"}
+    assert outcomes == expected
+    output = result.stdout.str()
+    for checks in expected.values():
+        for check_id in checks if isinstance(checks, set) else ():
+            assert f"[{check_id}] MUST" in output
+    failures = sum(1 for checks in expected.values() if isinstance(checks, set))
+    assert result.ret == (1 if failures else 0)
+
+
+def test_every_check_is_proven_by_a_fault():
+    proven = set()
+    for _, expected in EXPECTED.values():
+        for checks in expected.values():
+            proven |= checks if isinstance(checks, set) else set(checks.partition(":")[2].split(","))
+    assert set(REGISTRY) - proven == set()
