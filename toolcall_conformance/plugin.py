@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +15,7 @@ from .cases import Case, Pair
 from .checks import Observation, run_checks, run_pair_checks
 from .client import TRANSPORT_CONNECT, Exchange
 from .dispatch import Dispatcher
+from .embedded import EmbeddedTarget, EmbeddedTargetError
 from .explain import curl_line, one_line, render
 from .report import RunRecorder
 from .settings import Settings, add_options, resolve
@@ -19,6 +23,9 @@ from .target import PreflightError, Target, preflight
 from .verdict import Judgement, Verdict, verdict_of
 
 SETTINGS = pytest.StashKey[Settings]()
+EMBEDDED = pytest.StashKey[EmbeddedTarget]()
+WORKER_ENDPOINT = "tcc_endpoint"
+WORKER_ENDPOINT_ERROR = "tcc_endpoint_error"
 RECORDER = pytest.StashKey[RunRecorder]()
 MARKERS = {
     "blocking": "the request is sent with stream=false",
@@ -44,8 +51,53 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     settings = resolve(config)
+    shared_endpoint = getattr(config, "workerinput", {}).get(WORKER_ENDPOINT)
+    if shared_endpoint and not settings.endpoint:
+        settings = dataclasses.replace(settings, endpoint=shared_endpoint)
     config.stash[SETTINGS] = settings
     config.stash[RECORDER] = RunRecorder(Path(config.rootpath) / settings.report_dir, settings)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    embedded = config.stash.get(EMBEDDED, None)
+    if embedded is not None:
+        embedded.stop()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Under xdist the controller starts the embedded target once and hands its URL to every worker."""
+    config = node.config
+    if config.stash[SETTINGS].endpoint or config.option.collectonly:
+        return
+    try:
+        node.workerinput[WORKER_ENDPOINT] = _embedded_endpoint(config)
+    except EmbeddedTargetError as exc:
+        node.workerinput[WORKER_ENDPOINT_ERROR] = str(exc)
+
+
+def _embedded_endpoint(config: pytest.Config) -> str:
+    """Start the embedded target on first use; later calls get the same URL."""
+    embedded = config.stash.get(EMBEDDED, None)
+    if embedded is None:
+        recorder = config.stash[RECORDER]
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+        capture = config.pluginmanager.get_plugin("capturemanager")
+
+        def say(message: str) -> None:
+            if reporter is None:
+                return
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                reporter.write_line(f"embedded target: {message}"[:160])
+
+        say(f"no --endpoint given: starting vLLM with the tiny {config.stash[SETTINGS].target_flavour} model")
+        embedded = EmbeddedTarget(config.stash[SETTINGS], recorder.run_dir / "vllm.log", say)
+        config.stash[EMBEDDED] = embedded
+        embedded.start()
+        recorder.target.update(embedded.describe())
+        say(f"ready at {embedded.server.base_url} after {embedded.server.startup_seconds:.0f} s")
+    return embedded.server.base_url
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -82,24 +134,22 @@ def conformance_settings(pytestconfig: pytest.Config) -> Settings:
 def target(conformance_settings: Settings, pytestconfig: pytest.Config) -> Target:
     """The server under test, checked once before the first request."""
     settings = conformance_settings
-    if not settings.endpoint:
-        pytest.fail(
-            "no --endpoint given and the embedded target is not available yet: run with --endpoint=http://HOST:PORT/v1",
-            pytrace=False,
-        )
-    try:
-        found = preflight(settings.endpoint, settings.api_key, settings.model)
-    except PreflightError as exc:
-        problem = str(exc)
-    else:
-        problem = ""
+    endpoint, problem = settings.endpoint, getattr(pytestconfig, "workerinput", {}).get(WORKER_ENDPOINT_ERROR)
+    if not endpoint and not problem:
+        try:
+            endpoint = _embedded_endpoint(pytestconfig)
+        except EmbeddedTargetError as exc:
+            problem = f"embedded target: {exc}"
+    if not problem:
+        try:
+            found = preflight(endpoint or "", settings.api_key, settings.model)
+        except PreflightError as exc:
+            problem = f"preflight failed: {exc}"
     if problem:
-        pytest.fail(f"preflight failed: {problem}", pytrace=False)
-    pytestconfig.stash[RECORDER].target = {
-        "endpoint": found.endpoint,
-        "model": found.model,
-        "server_version": found.server_version,
-    }
+        pytest.fail(problem, pytrace=False)
+    pytestconfig.stash[RECORDER].target.update(
+        {"endpoint": found.endpoint, "model": found.model, "server_version": found.server_version}
+    )
     return found
 
 

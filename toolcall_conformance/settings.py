@@ -63,6 +63,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("temperature", "temperature sent with every request (default: not sent, the server decides)", float),
     Option("concurrency", "requests in flight at once", _positive_int, 16),
     Option("report_dir", "where run reports are written", str, "reports"),
+    Option(
+        "target_flavour", "embedded target's model: shaped (useful answers) or random (random weights)", str, "shaped"
+    ),
+    Option("target_strict_level", "embedded target's --tool-strict-level: auto, function or parameter", str),
+    Option("target_args", "more vLLM arguments for the embedded target, space-separated", str, ""),
+    Option("target_timeout", "seconds the embedded target may take to start", _positive_float, 300.0),
 )
 
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
@@ -81,6 +87,10 @@ class Settings:
     temperature: float | None
     concurrency: int
     report_dir: str
+    target_flavour: str
+    target_strict_level: str | None
+    target_args: str
+    target_timeout: float
 
     def with_target(self, endpoint: str, model: str) -> Settings:
         """The same settings pointed at a resolved endpoint and model."""

@@ -1,0 +1,62 @@
+"""Glue between a run and the embedded target: build the tiny model, start vLLM, say what happens."""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .local import FLAVOURS, INSTALL_HINT, LocalTarget, TargetError, build_model, find_vllm_python, load_format
+from .settings import Settings
+
+
+class EmbeddedTargetError(RuntimeError):
+    """The embedded target cannot be used; the message says why and what to do."""
+
+
+class EmbeddedTarget:
+    """The tiny model served by vLLM for one run; stop() removes the server and the model folder."""
+
+    def __init__(self, settings: Settings, log_path: Path, say: Callable[[str], None]) -> None:
+        if settings.target_flavour not in FLAVOURS:
+            raise EmbeddedTargetError(f"--target-flavour must be one of {', '.join(FLAVOURS)}")
+        python = find_vllm_python()
+        if python is None:
+            raise EmbeddedTargetError(f"no --endpoint given and vLLM is not installed: {INSTALL_HINT}")
+        self.flavour = settings.target_flavour
+        self.log_path = log_path
+        self._folder = tempfile.TemporaryDirectory(prefix="tcc-model-")
+        model_dir = build_model(Path(self._folder.name), self.flavour)
+        self.server = LocalTarget(
+            python=python,
+            model_dir=model_dir,
+            log_path=log_path,
+            load_format=load_format(self.flavour),
+            strict_level=settings.target_strict_level,
+            extra_args=shlex.split(settings.target_args),
+            startup_timeout=settings.target_timeout,
+            progress=say,
+        )
+
+    def start(self) -> str:
+        """Start vLLM and return its base URL; EmbeddedTargetError (with the log's tail) when it fails."""
+        try:
+            return self.server.start()
+        except TargetError as exc:
+            self.stop()
+            raise EmbeddedTargetError(str(exc)) from None
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "embedded": True,
+            "flavour": self.flavour,
+            "strict_level": self.server.strict_level or "auto (vLLM's default)",
+            "command": " ".join(shlex.quote(part) for part in self.server.command(self.server.port or 0)),
+            "startup_seconds": round(self.server.startup_seconds or 0.0, 1),
+            "log": str(self.log_path),
+        }
+
+    def stop(self) -> None:
+        self.server.stop()
+        self._folder.cleanup()
