@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from .checks import Observation, run_checks, run_pair_checks
 from .client import TRANSPORT_CONNECT, Exchange
 from .dispatch import Dispatcher
 from .embedded import EmbeddedTarget, EmbeddedTargetError
+from .expectations import Change, Expected
+from .expectations import compare as compare_expectation
+from .expectations import load as load_expectations
 from .explain import curl_line, one_line, render
 from .report import RunRecorder
 from .settings import Settings, add_options, resolve
@@ -24,6 +28,7 @@ from .verdict import Judgement, Verdict, verdict_of
 
 SETTINGS = pytest.StashKey[Settings]()
 EMBEDDED = pytest.StashKey[EmbeddedTarget]()
+EXPECTATIONS = pytest.StashKey[dict[str, Expected]]()
 WORKER_ENDPOINT = "tcc_endpoint"
 WORKER_ENDPOINT_ERROR = "tcc_endpoint_error"
 RECORDER = pytest.StashKey[RunRecorder]()
@@ -56,6 +61,11 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = dataclasses.replace(settings, endpoint=shared_endpoint)
     config.stash[SETTINGS] = settings
     config.stash[RECORDER] = RunRecorder(Path(config.rootpath) / settings.report_dir, settings)
+    if settings.expectations:
+        try:
+            config.stash[EXPECTATIONS] = load_expectations(Path(config.rootpath) / settings.expectations)
+        except (OSError, ValueError, KeyError) as exc:
+            raise pytest.UsageError(f"--expectations {settings.expectations}: {exc}") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -122,6 +132,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"target: {recorder.target.get('endpoint')} model {recorder.target.get('model')}")
     terminalreporter.write_line(f"verdicts: {totals}; {recorder.requests_sent} requests sent")
     terminalreporter.write_line(f"report: {path}")
+    expectations = config.stash.get(EXPECTATIONS, None)
+    if expectations is not None:
+        changes = Counter(j.extra.get("expectation") for j in recorder.judgements.values())
+        not_run = len(set(expectations) - set(recorder.judgements))
+        summary = ", ".join(f"{count} {change}" for change, count in sorted(changes.items()))
+        terminalreporter.write_line(f"against {config.stash[SETTINGS].expectations}: {summary}; {not_run} not run")
+        for judgement in recorder.judgements.values():
+            if judgement.extra.get("expectation") in (Change.REGRESSION, Change.FIXED, Change.CHANGED):
+                was = expectations.get(judgement.test_id)
+                terminalreporter.write_line(
+                    f"  {judgement.extra['expectation']}: {judgement.test_id}: "
+                    f"{was.verdict if was else '-'} -> {judgement.verdict.value} {judgement.failed_checks or ''}"
+                )
 
 
 @pytest.fixture(scope="session")
@@ -259,7 +282,25 @@ def _why_incomparable(
 
 
 def _conclude(judgement: Judgement, request: pytest.FixtureRequest) -> Judgement:
+    expectations = request.config.stash.get(EXPECTATIONS, None)
+    change, expected = None, None
+    if expectations is not None:
+        expected = expectations.get(judgement.test_id)
+        change = compare_expectation(expected, judgement.verdict.value, set(judgement.failed_checks))
+        judgement.extra["expectation"] = change.value
     request.config.stash[RECORDER].record(judgement)
+    if change is Change.KNOWN_FAILURE:
+        pytest.xfail(f"known failure ({', '.join(judgement.failed_checks)}): {expected.reason if expected else ''}")
+    if change is Change.REGRESSION and expected is not None:
+        was = f"{expected.verdict} ({', '.join(sorted(expected.checks)) or 'no checks broken'})"
+        pytest.fail(f"REGRESSION: expected {was}\n{render(judgement)}", pytrace=False)
+    if change is Change.FIXED and expected is not None:
+        warnings.warn(
+            ConformanceWarning(
+                f"FIXED: expected {expected.verdict} ({', '.join(sorted(expected.checks))}), now passes"
+            ),
+            stacklevel=1,
+        )
     if judgement.verdict is Verdict.FAIL:
         pytest.fail(render(judgement), pytrace=False)
     if judgement.verdict in (Verdict.TRUNCATED, Verdict.INCONCLUSIVE):

@@ -63,6 +63,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("temperature", "temperature sent with every request (default: not sent, the server decides)", float),
     Option("concurrency", "requests in flight at once", _positive_int, 16),
     Option("report_dir", "where run reports are written", str, "reports"),
+    Option("expectations", "expectation file: known failures become xfail, only regressions fail the run", str),
     Option(
         "target_flavour", "embedded target's model: shaped (useful answers) or random (random weights)", str, "shaped"
     ),
@@ -87,6 +88,7 @@ class Settings:
     temperature: float | None
     concurrency: int
     report_dir: str
+    expectations: str | None
     target_flavour: str
     target_strict_level: str | None
     target_args: str

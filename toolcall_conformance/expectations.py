@@ -1,0 +1,120 @@
+"""Expectation files: for one server configuration, the verdict each test gets today and why.
+
+A run compared against one: a known failure is expected (pytest xfail), a failure with a check
+the file does not list is a regression (pytest fail), a pass where a failure was expected is a fix
+(reported, so the file gets updated). Only regressions make the run exit non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+FORMAT = "toolcall-conformance/expectations/1"
+NOT_JUDGED = ("truncated", "inconclusive")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What one test is expected to conclude."""
+
+    verdict: str
+    checks: frozenset[str] = frozenset()
+    reason: str = ""
+
+
+class Change(StrEnum):
+    """How a test's verdict compares with its expectation."""
+
+    AS_EXPECTED = "as expected"
+    KNOWN_FAILURE = "known failure"
+    REGRESSION = "regression"
+    FIXED = "fixed"
+    NEW = "new test"
+    CHANGED = "changed"
+
+
+def load(path: Path) -> dict[str, Expected]:
+    """The expectations of a file written by `python -m toolcall_conformance.expectations`."""
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    if document.get("format") != FORMAT:
+        raise ValueError(f"{path}: not an expectation file (format {document.get('format')!r}, wanted {FORMAT!r})")
+    return {
+        test: Expected(entry["verdict"], frozenset(entry.get("checks", ())), entry.get("reason", ""))
+        for test, entry in document["tests"].items()
+    }
+
+
+def compare(expected: Expected | None, verdict: str, checks: set[str]) -> Change:
+    """Classify one test's outcome against its expectation."""
+    if expected is None:
+        return Change.NEW
+    failed = verdict in ("fail", "error")
+    if failed and expected.verdict in ("fail", "error"):
+        return Change.KNOWN_FAILURE if checks <= expected.checks else Change.REGRESSION
+    if failed:
+        return Change.REGRESSION
+    if verdict == expected.verdict:
+        return Change.AS_EXPECTED
+    if expected.verdict in ("fail", "error") and verdict in ("pass", "warn"):
+        return Change.FIXED
+    return Change.CHANGED
+
+
+def from_results(results: dict[str, Any], reasons: dict[str, str] | None = None) -> dict[str, Any]:
+    """An expectation document from a results.json document; reasons keyed by test id override generated ones."""
+    reasons = reasons or {}
+    tests = {}
+    for record in results["tests"]:
+        checks = sorted({violation["check"] for violation in record["violations"] if violation["level"] == "MUST"})
+        entry: dict[str, Any] = {"verdict": record["verdict"]}
+        if checks:
+            entry["checks"] = checks
+        reason = reasons.get(record["test"]) or _generated_reason(record)
+        if reason:
+            entry["reason"] = reason
+        tests[record["test"]] = entry
+    return {
+        "format": FORMAT,
+        "target": results.get("target", {}),
+        "options": {k: v for k, v in results.get("options", {}).items() if k not in ("endpoint", "report_dir")},
+        "generated_from_run_started": results.get("started"),
+        "tests": dict(sorted(tests.items())),
+    }
+
+
+def _generated_reason(record: dict[str, Any]) -> str:
+    if record["verdict"] in NOT_JUDGED:
+        return record.get("note", "")
+    messages = [violation["message"] for violation in record["violations"] if violation["level"] == "MUST"]
+    return messages[0][:200] if messages else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write an expectation file from a run: python -m toolcall_conformance.expectations RESULTS OUT."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance.expectations", description=main.__doc__)
+    parser.add_argument("results", type=Path, help="a run's results.json (e.g. reports/latest/results.json)")
+    parser.add_argument("output", type=Path, help="the expectation file to write")
+    parser.add_argument("--keep-reasons-from", type=Path, help="an older expectation file whose reasons are kept")
+    args = parser.parse_args(argv)
+    reasons = {}
+    if args.keep_reasons_from:
+        old = json.loads(args.keep_reasons_from.read_text(encoding="utf-8"))
+        reasons = {test: entry.get("reason", "") for test, entry in old.get("tests", old).items()} if old else {}
+    document = from_results(json.loads(args.results.read_text(encoding="utf-8")), reasons)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    counts: dict[str, int] = {}
+    for entry in document["tests"].values():
+        counts[entry["verdict"]] = counts.get(entry["verdict"], 0) + 1
+    print(f"wrote {args.output}: {len(document['tests'])} tests, {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
