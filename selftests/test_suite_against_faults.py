@@ -161,3 +161,28 @@ def test_every_check_is_proven_by_a_fault():
         for checks in expected.values():
             proven |= checks if isinstance(checks, set) else set(checks.partition(":")[2].split(","))
     assert set(REGISTRY) - proven == set()
+
+
+def test_xdist_workers_write_one_merged_report(pytester: pytest.Pytester):
+    report_dir = pytester.path / "reports"
+    with FaultServer("args-schema-violation") as server:
+        result = pytester.runpytest_subprocess(
+            str(REPO / "tests"),
+            f"--rootdir={REPO}",
+            f"--endpoint={server.base_url}",
+            f"--report-dir={report_dir}",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "2",
+            "-k",
+            "weather-seed and not strict and test_required",
+        )
+    document = json.loads((report_dir / "latest" / "results.json").read_text())
+    assert result.ret == 1
+    assert sorted(record["test"] for record in document["tests"]) == [
+        "test_required[weather-seed-blocking]",
+        "test_required[weather-seed-stream]",
+    ]
+    assert document["totals"] == {"fail": 2} and document["requests_sent"] == 2
+    assert not (report_dir / "latest" / "parts").exists()

@@ -31,6 +31,7 @@ EMBEDDED = pytest.StashKey[EmbeddedTarget]()
 EXPECTATIONS = pytest.StashKey[dict[str, Expected]]()
 WORKER_ENDPOINT = "tcc_endpoint"
 WORKER_ENDPOINT_ERROR = "tcc_endpoint_error"
+WORKER_RUN_DIR = "tcc_run_dir"
 RECORDER = pytest.StashKey[RunRecorder]()
 MARKERS = {
     "blocking": "the request is sent with stream=false",
@@ -60,7 +61,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if shared_endpoint and not settings.endpoint:
         settings = dataclasses.replace(settings, endpoint=shared_endpoint)
     config.stash[SETTINGS] = settings
-    config.stash[RECORDER] = RunRecorder(Path(config.rootpath) / settings.report_dir, settings)
+    shared_run_dir = getattr(config, "workerinput", {}).get(WORKER_RUN_DIR)
+    config.stash[RECORDER] = RunRecorder(
+        Path(config.rootpath) / settings.report_dir, settings, Path(shared_run_dir) if shared_run_dir else None
+    )
     if settings.expectations:
         try:
             config.stash[EXPECTATIONS] = load_expectations(Path(config.rootpath) / settings.expectations)
@@ -78,6 +82,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_configure_node(node: Any) -> None:
     """Under xdist the controller starts the embedded target once and hands its URL to every worker."""
     config = node.config
+    node.workerinput[WORKER_RUN_DIR] = str(config.stash[RECORDER].run_dir)
     if config.stash[SETTINGS].endpoint or config.option.collectonly:
         return
     try:
@@ -112,10 +117,16 @@ def _embedded_endpoint(config: pytest.Config) -> str:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     recorder = session.config.stash.get(RECORDER, None)
-    if recorder is None or not recorder.judgements or hasattr(session.config, "workerinput"):
+    if recorder is None:
         return
-    path = recorder.write()
-    session.config.stash[RESULTS_PATH] = path
+    workerinput = getattr(session.config, "workerinput", None)
+    if workerinput is not None:
+        if recorder.records:
+            recorder.write_part(workerinput["workerid"])
+        return
+    recorder.merge_parts()
+    if recorder.records:
+        session.config.stash[RESULTS_PATH] = recorder.write()
 
 
 RESULTS_PATH = pytest.StashKey[Path]()
@@ -134,16 +145,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"report: {path}")
     expectations = config.stash.get(EXPECTATIONS, None)
     if expectations is not None:
-        changes = Counter(j.extra.get("expectation") for j in recorder.judgements.values())
-        not_run = len(set(expectations) - set(recorder.judgements))
+        records = recorder.records.values()
+        changes = Counter(record.get("expectation") for record in records)
+        not_run = len(set(expectations) - set(recorder.records))
         summary = ", ".join(f"{count} {change}" for change, count in sorted(changes.items()))
         terminalreporter.write_line(f"against {config.stash[SETTINGS].expectations}: {summary}; {not_run} not run")
-        for judgement in recorder.judgements.values():
-            if judgement.extra.get("expectation") in (Change.REGRESSION, Change.FIXED, Change.CHANGED):
-                was = expectations.get(judgement.test_id)
+        for record in records:
+            if record.get("expectation") in (Change.REGRESSION, Change.FIXED, Change.CHANGED):
+                was = expectations.get(record["test"])
+                broken = sorted({violation["check"] for violation in record["violations"]})
                 terminalreporter.write_line(
-                    f"  {judgement.extra['expectation']}: {judgement.test_id}: "
-                    f"{was.verdict if was else '-'} -> {judgement.verdict.value} {judgement.failed_checks or ''}"
+                    f"  {record['expectation']}: {record['test']}: {was.verdict if was else '-'} -> {record['verdict']} {broken or ''}"
                 )
 
 

@@ -27,14 +27,14 @@ def _file_name(test_id: str) -> str:
 class RunRecorder:
     """Collects judgements during a run and writes them when it ends."""
 
-    def __init__(self, report_dir: Path, settings: Settings) -> None:
+    def __init__(self, report_dir: Path, settings: Settings, run_dir: Path | None = None) -> None:
         self.started = time.time()
-        self.run_dir = report_dir / "runs" / time.strftime("%Y%m%d-%H%M%S", time.gmtime(self.started))
-        if self.run_dir.exists():
+        self.run_dir = run_dir or report_dir / "runs" / time.strftime("%Y%m%d-%H%M%S", time.gmtime(self.started))
+        if run_dir is None and self.run_dir.exists():
             self.run_dir = self.run_dir.with_name(f"{self.run_dir.name}-{os.getpid()}")
         self.report_dir = report_dir
         self.settings = settings
-        self.judgements: dict[str, Judgement] = {}
+        self.records: dict[str, dict[str, Any]] = {}
         self.target: dict[str, Any] = {}
         self.requests_sent = 0
 
@@ -49,7 +49,7 @@ class RunRecorder:
             text = json.dumps(reproducer_document(judgement), indent=2, ensure_ascii=False)
             path.write_text(scrub(text, self._secrets()) + "\n", encoding="utf-8")
             judgement.reproducer = os.path.relpath(path)
-        self.judgements[judgement.test_id] = judgement
+        self.records[judgement.test_id] = _test_record(judgement)
 
     def document(self) -> dict[str, Any]:
         """results.json as a dictionary."""
@@ -63,9 +63,28 @@ class RunRecorder:
             "target": self.target,
             "options": options,
             "requests_sent": self.requests_sent,
-            "totals": dict(Counter(j.verdict.value for j in self.judgements.values())),
-            "tests": [_test_record(j) for j in self.judgements.values()],
+            "totals": dict(Counter(record["verdict"] for record in self.records.values())),
+            "tests": list(self.records.values()),
         }
+
+    def write_part(self, worker: str) -> None:
+        """An xdist worker's share of the run, merged by the controller."""
+        part = {"tests": list(self.records.values()), "requests_sent": self.requests_sent, "target": self.target}
+        path = self.run_dir / "parts" / f"{worker}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(scrub(json.dumps(part, ensure_ascii=False), self._secrets()), encoding="utf-8")
+
+    def merge_parts(self) -> None:
+        """Take in what xdist workers wrote, then remove their files."""
+        parts = sorted((self.run_dir / "parts").glob("*.json"))
+        for path in parts:
+            part = json.loads(path.read_text(encoding="utf-8"))
+            self.records.update((record["test"], record) for record in part["tests"])
+            self.requests_sent += part["requests_sent"]
+            self.target = {**part["target"], **self.target}
+            path.unlink()
+        if parts:
+            (self.run_dir / "parts").rmdir()
 
     def write(self) -> Path:
         """Write results.json and point reports/latest at this run."""

@@ -1,0 +1,21 @@
+"""The embedded target: vLLM's CPU build serving a tiny model built locally, on loopback."""
+
+from toolcall_conformance.local.launcher import (
+    DEFAULT_VLLM_VENV,
+    INSTALL_HINT,
+    LocalTarget,
+    TargetError,
+    find_vllm_python,
+)
+from toolcall_conformance.local.tinymodel import FLAVOURS, build_model, load_format
+
+__all__ = [
+    "DEFAULT_VLLM_VENV",
+    "FLAVOURS",
+    "INSTALL_HINT",
+    "LocalTarget",
+    "TargetError",
+    "build_model",
+    "find_vllm_python",
+    "load_format",
+]
