@@ -199,9 +199,12 @@ def dispatcher(request: pytest.FixtureRequest, request_settings: Settings) -> It
     """Sends every selected test's request ahead, in test order, a bounded number at once."""
     settings = request_settings
     sender = Dispatcher(settings.endpoint or "", settings.api_key, settings.request_timeout, settings.concurrency)
-    for item in request.session.items:
-        for case in _cases_of(item):
-            sender.submit(case.body(settings))
+    # xdist hands tests to workers as they go, so a worker cannot know its share in advance: there each
+    # test sends its own request when it runs, and the workers are the concurrency.
+    if not hasattr(request.config, "workerinput"):
+        for item in request.session.items:
+            for case in _cases_of(item):
+                sender.submit(case.body(settings))
     try:
         yield sender
     finally:
