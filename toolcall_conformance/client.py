@@ -15,6 +15,7 @@ from .stream import SseEvent, parse_sse
 TRANSPORT_CONNECT = "transport.connect"
 TRANSPORT_TIMEOUT = "transport.timeout"
 TRANSPORT_BROKEN = "transport.broken"
+SERVER_DIED = "server.died"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,13 @@ class Exchange:
     @property
     def ok(self) -> bool:
         return self.transport_error is None and self.status == 200
+
+
+def not_sent(endpoint: str, body: dict[str, Any], reason: str) -> Exchange:
+    """An exchange that never happened, and why."""
+    exchange = Exchange(url=chat_url(endpoint), request=body, stream=bool(body.get("stream")))
+    exchange.transport_error = TransportError(SERVER_DIED, reason)
+    return exchange
 
 
 def chat_url(endpoint: str) -> str:

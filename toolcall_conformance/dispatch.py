@@ -5,12 +5,42 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from .client import Exchange, send
+from .client import TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange, not_sent, send
+from .schema import shorten
+
+# After this many failed answers in a row (5xx or broken connections) the server is probed.
+FAILURES_BEFORE_PROBE = 3
+PROBE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class ServerDeath:
+    """When the server stopped answering, after how many good answers, and the last thing it said."""
+
+    noticed: float
+    good_answers: int
+    requests_sent: int
+    last_error: str
+
+    def describe(self) -> str:
+        clock = time.strftime("%H:%M:%S", time.gmtime(self.noticed))
+        return (
+            f"the server died at {clock} UTC, after {self.good_answers} good answers to "
+            f"{self.requests_sent} requests; last error: {self.last_error}"
+        )
+
+
+def _error_of(exchange: Exchange) -> str:
+    if exchange.transport_error is not None:
+        return f"{exchange.transport_error.kind}: {exchange.transport_error.message}"
+    return f"HTTP {exchange.status}: {shorten(exchange.raw.decode('utf-8', errors='replace'), 200)}"
 
 
 def request_key(body: dict[str, Any]) -> str:
@@ -27,6 +57,10 @@ class Dispatcher:
         self._timeout = timeout
         self._concurrency = concurrency
         self._futures: dict[str, Future[Exchange]] = {}
+        self.death: ServerDeath | None = None
+        self._good = 0
+        self._started = 0
+        self._failures_in_a_row = 0
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcc-dispatch", daemon=True)
@@ -39,7 +73,8 @@ class Dispatcher:
 
     @property
     def sent(self) -> int:
-        return len(self._futures)
+        """Requests that really went out (queued ones cancelled by a server's death do not count)."""
+        return self._started
 
     def submit(self, body: dict[str, Any]) -> Future[Exchange]:
         """Queue a request unless the same body was queued already; in submission order."""
@@ -53,7 +88,35 @@ class Dispatcher:
 
     async def _send(self, body: dict[str, Any]) -> Exchange:
         async with self._slots:
-            return await send(self._http, self.endpoint, self._api_key, body, self._timeout)
+            if self.death is not None:
+                return not_sent(self.endpoint, body, f"not sent: {self.death.describe()}")
+            self._started += 1
+            exchange = await send(self._http, self.endpoint, self._api_key, body, self._timeout)
+            await self._watch(exchange)
+            return exchange
+
+    async def _watch(self, exchange: Exchange) -> None:
+        """Notice a server that answered before and now refuses connections or fails every request."""
+        if exchange.ok:
+            self._good += 1
+            self._failures_in_a_row = 0
+            return
+        error = exchange.transport_error
+        broken = (error is not None and error.kind != TRANSPORT_TIMEOUT) or (exchange.status or 0) >= 500
+        self._failures_in_a_row = self._failures_in_a_row + 1 if broken else 0
+        refused = error is not None and error.kind == TRANSPORT_CONNECT
+        suspicious = refused or self._failures_in_a_row >= FAILURES_BEFORE_PROBE
+        if self.death is None and self._good and suspicious and not await self._answers_models():
+            self.death = ServerDeath(time.time(), self._good, self._started, _error_of(exchange))
+
+    async def _answers_models(self) -> bool:
+        try:
+            response = await self._http.get(
+                self.endpoint + "/models", headers={"Authorization": f"Bearer {self._api_key}"}, timeout=PROBE_TIMEOUT
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
 
     def exchange(self, body: dict[str, Any]) -> Exchange:
         """The exchange for a body, sending it now if nobody queued it before."""

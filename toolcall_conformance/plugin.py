@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from .cases import Case, Pair
-from .checks import Observation, run_checks, run_pair_checks
-from .client import TRANSPORT_CONNECT, Exchange
+from .checks import REGISTRY, Observation, Violation, run_checks, run_pair_checks
+from .client import SERVER_DIED, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange
 from .dispatch import Dispatcher
 from .embedded import EmbeddedTarget, EmbeddedTargetError
 from .expectations import Change, Expected
@@ -143,6 +143,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"target: {recorder.target.get('endpoint')} model {recorder.target.get('model')}")
     terminalreporter.write_line(f"verdicts: {totals}; {recorder.requests_sent} requests sent")
     terminalreporter.write_line(f"report: {path}")
+    if recorder.server_death:
+        terminalreporter.write_line(f"SERVER DIED: {recorder.server_death}", red=True, bold=True)
     expectations = config.stash.get(EXPECTATIONS, None)
     if expectations is not None:
         records = recorder.records.values()
@@ -208,7 +210,10 @@ def dispatcher(request: pytest.FixtureRequest, request_settings: Settings) -> It
     try:
         yield sender
     finally:
-        request.config.stash[RECORDER].requests_sent = sender.sent
+        recorder = request.config.stash[RECORDER]
+        recorder.requests_sent = sender.sent
+        if sender.death is not None:
+            recorder.server_death = sender.death.describe()
         sender.close()
 
 
@@ -221,16 +226,20 @@ def _cases_of(item: pytest.Item) -> list[Case]:
     return []
 
 
-def _usable(exchange: Exchange, request: pytest.FixtureRequest) -> Exchange:
-    if exchange.transport_error is not None:
-        error = exchange.transport_error
-        judgement = Judgement(
-            request.node.name, Verdict.ERROR, exchanges=[exchange], note=f"[{error.kind}] {error.message}"
-        )
-        request.config.stash[RECORDER].record(judgement)
-        where = "" if error.kind == TRANSPORT_CONNECT else f"\nReproduce with:\n  {curl_line(exchange)}"
-        pytest.fail(f"[{error.kind}] {error.message}{where}", pytrace=False)
-    return exchange
+def _usable(exchange: Exchange, request: pytest.FixtureRequest, dispatcher: Dispatcher) -> Exchange:
+    """The exchange, if it happened; otherwise the test ends here as an error, a timeout, or not run."""
+    error = exchange.transport_error
+    if error is None:
+        return exchange
+    note = f"[{error.kind}] {error.message}"
+    if error.kind == SERVER_DIED or (error.kind == TRANSPORT_CONNECT and dispatcher.death is not None):
+        reason = error.message if error.kind == SERVER_DIED else f"not run: {dispatcher.death.describe()}"
+        request.config.stash[RECORDER].record(Judgement(request.node.name, Verdict.NOT_RUN, note=reason))
+        pytest.skip(reason)
+    verdict = Verdict.TIMEOUT if error.kind == TRANSPORT_TIMEOUT else Verdict.ERROR
+    request.config.stash[RECORDER].record(Judgement(request.node.name, verdict, exchanges=[exchange], note=note))
+    where = "" if error.kind == TRANSPORT_CONNECT else f"\nReproduce with:\n  {curl_line(exchange)}"
+    pytest.fail(f"{note}{where}", pytrace=False)
 
 
 @pytest.fixture
@@ -238,7 +247,7 @@ def exchange(
     case: Case, dispatcher: Dispatcher, request_settings: Settings, request: pytest.FixtureRequest
 ) -> Exchange:
     """The answer to this test's request; transport failures make the test an error, not a failure."""
-    return _usable(dispatcher.exchange(case.body(request_settings)), request)
+    return _usable(dispatcher.exchange(case.body(request_settings)), request, dispatcher)
 
 
 @pytest.fixture
@@ -246,8 +255,8 @@ def exchange_pair(
     pair: Pair, dispatcher: Dispatcher, request_settings: Settings, request: pytest.FixtureRequest
 ) -> tuple[Exchange, Exchange]:
     """The blocking and streamed answers to one request."""
-    blocking = _usable(dispatcher.exchange(pair.blocking.body(request_settings)), request)
-    stream = _usable(dispatcher.exchange(pair.stream.body(request_settings)), request)
+    blocking = _usable(dispatcher.exchange(pair.blocking.body(request_settings)), request, dispatcher)
+    stream = _usable(dispatcher.exchange(pair.stream.body(request_settings)), request, dispatcher)
     return blocking, stream
 
 
@@ -271,9 +280,9 @@ def judge_pair(request: pytest.FixtureRequest) -> Callable[[Pair, tuple[Exchange
     """Compare the blocking and streamed answers of one request, when both can be compared."""
 
     def judge_both(pair: Pair, exchanges: tuple[Exchange, Exchange]) -> Judgement:
-        blocking_seen = Observation.of(pair.blocking, exchanges[0])
-        stream_seen = Observation.of(pair.stream, exchanges[1])
-        unusable = _why_incomparable(blocking_seen.answer.truncated, stream_seen.answer.truncated, exchanges)
+        blocking_seen, blocking_violations, _ = run_checks(pair.blocking, exchanges[0])
+        stream_seen, stream_violations, _ = run_checks(pair.stream, exchanges[1])
+        unusable = _why_incomparable((blocking_seen, blocking_violations), (stream_seen, stream_violations))
         if unusable:
             judgement = Judgement(request.node.name, unusable[0], exchanges=list(exchanges), note=unusable[1])
             return _conclude(judgement, request)
@@ -284,14 +293,13 @@ def judge_pair(request: pytest.FixtureRequest) -> Callable[[Pair, tuple[Exchange
     return judge_both
 
 
-def _why_incomparable(
-    blocking_truncated: bool, stream_truncated: bool, exchanges: tuple[Exchange, Exchange]
-) -> tuple[Verdict, str] | None:
-    for exchange in exchanges:
-        if not exchange.ok:
-            mode = "streamed" if exchange.stream else "blocking"
-            return Verdict.INCONCLUSIVE, f"inconclusive: the {mode} request got HTTP {exchange.status}"
-    if blocking_truncated or stream_truncated:
+def _why_incomparable(*sides: tuple[Observation, list[Violation]]) -> tuple[Verdict, str] | None:
+    """An answer that broke a gate check (HTTP status, a body that is no JSON or no stream) has nothing to compare."""
+    for seen, violations in sides:
+        gates = [violation for violation in violations if REGISTRY[violation.check].gate]
+        if gates:
+            return Verdict.INCONCLUSIVE, f"inconclusive: the {seen.case.mode} answer is unusable: {gates[0].line()}"
+    if any(seen.answer.truncated for seen, _ in sides):
         return Verdict.TRUNCATED, "truncated: an answer ended with finish_reason 'length'; nothing to compare"
     return None
 

@@ -37,6 +37,7 @@ class RunRecorder:
         self.records: dict[str, dict[str, Any]] = {}
         self.target: dict[str, Any] = {}
         self.requests_sent = 0
+        self.server_death: str | None = None
 
     def _secrets(self) -> list[str]:
         return [self.settings.api_key]
@@ -63,13 +64,19 @@ class RunRecorder:
             "target": self.target,
             "options": options,
             "requests_sent": self.requests_sent,
+            "server_death": self.server_death,
             "totals": dict(Counter(record["verdict"] for record in self.records.values())),
             "tests": list(self.records.values()),
         }
 
     def write_part(self, worker: str) -> None:
         """An xdist worker's share of the run, merged by the controller."""
-        part = {"tests": list(self.records.values()), "requests_sent": self.requests_sent, "target": self.target}
+        part = {
+            "tests": list(self.records.values()),
+            "requests_sent": self.requests_sent,
+            "target": self.target,
+            "server_death": self.server_death,
+        }
         path = self.run_dir / "parts" / f"{worker}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(scrub(json.dumps(part, ensure_ascii=False), self._secrets()), encoding="utf-8")
@@ -82,6 +89,7 @@ class RunRecorder:
             self.records.update((record["test"], record) for record in part["tests"])
             self.requests_sent += part["requests_sent"]
             self.target = {**part["target"], **self.target}
+            self.server_death = self.server_death or part["server_death"]
             path.unlink()
         if parts:
             (self.run_dir / "parts").rmdir()

@@ -18,7 +18,9 @@ class Verdict(StrEnum):
     WARN = "warn"
     TRUNCATED = "truncated"
     INCONCLUSIVE = "inconclusive"
+    TIMEOUT = "timeout"
     ERROR = "error"
+    NOT_RUN = "not run"
 
 
 @dataclass

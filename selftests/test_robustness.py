@@ -1,0 +1,117 @@
+"""Whatever the server does, the suite gives a verdict: unreachable, hung, garbage, reset, dying servers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from selftests.fault_server import FaultServer
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_REQUIRED = "weather-seed and not strict and test_required"
+
+
+def run(pytester: pytest.Pytester, endpoint: str, *args: str) -> tuple[pytest.RunResult, dict, float]:
+    """Run the suite; return pytest's result, results.json (or {}) and the wall time."""
+    report_dir = pytester.path / "reports"
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess(
+        str(REPO / "tests"),
+        f"--rootdir={REPO}",
+        f"--endpoint={endpoint}",
+        f"--report-dir={report_dir}",
+        "-p",
+        "no:cacheprovider",
+        *args,
+    )
+    elapsed = time.monotonic() - started
+    results = report_dir / "latest" / "results.json"
+    return result, json.loads(results.read_text()) if results.exists() else {}, elapsed
+
+
+def verdicts(document: dict) -> dict[str, str]:
+    return {record["test"]: record["verdict"] for record in document["tests"]}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_endpoint_is_one_clear_error_per_test_within_seconds(pytester: pytest.Pytester):
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    result, _, elapsed = run(pytester, url, "-k", "weather-seed")
+    result.assert_outcomes(errors=16)
+    output = result.stdout.str()
+    assert output.count(f"preflight failed: cannot reach {url}/models") == 16
+    assert "Traceback" not in output
+    assert elapsed < 10
+
+
+def test_wrong_path_names_the_url_and_hints_at_v1(pytester: pytest.Pytester):
+    with FaultServer() as server:
+        wrong = server.base_url.removesuffix("/v1") + "/api"
+        result, _, _ = run(pytester, wrong, "-k", SEED_REQUIRED)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [f"preflight failed: GET {wrong}/models answered HTTP 404 (does --endpoint end in /v1?)*"]
+    )
+
+
+@pytest.mark.parametrize("fault", ["hang-before-headers", "hang-mid-stream"])
+def test_a_hung_server_gives_timeout_verdicts_and_the_run_finishes(pytester: pytest.Pytester, fault: str):
+    with FaultServer(fault) as server:
+        result, document, elapsed = run(pytester, server.base_url, "--request-timeout=1", "-k", SEED_REQUIRED)
+    assert set(verdicts(document).values()) == {"timeout"}
+    result.stdout.fnmatch_lines(["*[[]transport.timeout[]] no complete response within 1 s*"])
+    assert result.ret == 1 and elapsed < 15
+
+
+def test_a_reset_connection_is_a_named_error(pytester: pytest.Pytester):
+    with FaultServer("reset-mid-stream") as server:
+        result, document, _ = run(pytester, server.base_url, "-k", SEED_REQUIRED)
+    assert set(verdicts(document).values()) == {"error"}
+    result.stdout.fnmatch_lines(["*[[]transport.broken[]] connection broke*"])
+    assert result.ret == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "check"),
+    [("truncated-json-body", "http.json"), ("status-503", "http.status"), ("status-429", "http.status")],
+)
+def test_garbage_and_overload_are_named_failures(pytester: pytest.Pytester, fault: str, check: str):
+    with FaultServer(fault) as server:
+        result, document, _ = run(pytester, server.base_url, "-k", "weather-seed and not strict and blocking")
+    failed = {violation["check"] for record in document["tests"] for violation in record["violations"]}
+    assert failed == {check}
+    assert f"[{check}] MUST" in result.stdout.str()
+
+
+def test_a_server_that_dies_mid_run_is_one_verdict_and_the_rest_is_not_run(pytester: pytest.Pytester):
+    with FaultServer("die-after-3") as server:
+        result, document, elapsed = run(pytester, server.base_url, "--concurrency=2")
+    assert document["server_death"].startswith("the server died at ")
+    assert "after 3 good answers" in document["server_death"]
+    counts = document["totals"]
+    assert counts["not run"] > 150 and counts.get("pass", 0) >= 3
+    result.stdout.fnmatch_lines(
+        ["SERVER DIED: the server died at * UTC, after 3 good answers to * requests; last error: *"]
+    )
+    assert result.ret == 1 and elapsed < 30
+
+
+def test_no_api_key_in_anything_written(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    secret = "sk-test-SECRET-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    with FaultServer("args-schema-violation") as server:
+        result, document, _ = run(pytester, server.base_url, "-k", "weather-seed")
+    assert document["totals"]["fail"] > 0
+    written = [path for path in (pytester.path / "reports").rglob("*") if path.is_file()]
+    assert any("reproducers" in str(path) for path in written)
+    assert [path for path in written if secret in path.read_text(errors="replace")] == []
+    assert secret not in result.stdout.str() + result.stderr.str()
