@@ -15,6 +15,8 @@ from typing import Any
 
 FORMAT = "toolcall-conformance/expectations/1"
 NOT_JUDGED = ("truncated", "inconclusive")
+# What identifies a target; ports, paths and timings differ from run to run and stay out.
+STABLE_TARGET_FACTS = ("embedded", "flavour", "strict_level", "model", "server_version")
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def from_results(results: dict[str, Any], reasons: dict[str, str] | None = None)
         tests[record["test"]] = entry
     return {
         "format": FORMAT,
-        "target": results.get("target", {}),
+        "target": {k: v for k, v in results.get("target", {}).items() if k in STABLE_TARGET_FACTS},
         "options": {k: v for k, v in results.get("options", {}).items() if k not in ("endpoint", "report_dir")},
         "generated_from_run_started": results.get("started"),
         "tests": dict(sorted(tests.items())),

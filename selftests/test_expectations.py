@@ -1,0 +1,114 @@
+"""Expectation files: known failures are expected, regressions fail the run, fixes are reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from selftests.fault_server import FaultServer
+from toolcall_conformance.cases import equivalence_pairs, named_cases, parallel_off_cases, required_cases
+from toolcall_conformance.expectations import Change, Expected, compare, from_results, load
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_REQUIRED = "weather-seed and not strict and test_required"
+
+
+@pytest.mark.parametrize(
+    ("expected", "verdict", "checks", "change"),
+    [
+        (Expected("pass"), "pass", set(), Change.AS_EXPECTED),
+        (Expected("pass"), "fail", {"args.schema"}, Change.REGRESSION),
+        (Expected("fail", frozenset({"args.schema", "args.json"})), "fail", {"args.schema"}, Change.KNOWN_FAILURE),
+        (Expected("fail", frozenset({"args.schema"})), "fail", {"args.schema", "call.id"}, Change.REGRESSION),
+        (Expected("fail", frozenset({"args.schema"})), "pass", set(), Change.FIXED),
+        (Expected("pass"), "truncated", set(), Change.CHANGED),
+        (Expected("pass"), "error", set(), Change.REGRESSION),
+        (None, "fail", {"args.schema"}, Change.NEW),
+    ],
+)
+def test_compare(expected, verdict, checks, change):
+    assert compare(expected, verdict, checks) is change
+
+
+def test_written_file_loads_back_with_must_checks_only(tmp_path: Path):
+    results = {
+        "target": {"model": "m", "endpoint": "http://h:1/v1", "server_version": "9"},
+        "tests": [
+            {
+                "test": "t1",
+                "verdict": "fail",
+                "violations": [{"check": "args.schema", "level": "MUST", "message": "x"}],
+            },
+            {
+                "test": "t2",
+                "verdict": "warn",
+                "violations": [{"check": "stream.chunk-id", "level": "SHOULD", "message": "y"}],
+            },
+        ],
+    }
+    document = from_results(results, {"t1": "known upstream"})
+    assert document["target"] == {"model": "m", "server_version": "9"}
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(document))
+    assert load(path) == {"t1": Expected("fail", frozenset({"args.schema"}), "known upstream"), "t2": Expected("warn")}
+
+
+def _run(pytester: pytest.Pytester, fault: str, expectations: Path) -> tuple[pytest.RunResult, dict]:
+    report_dir = pytester.path / "reports"
+    with FaultServer(fault) as server:
+        result = pytester.runpytest_subprocess(
+            str(REPO / "tests"),
+            f"--rootdir={REPO}",
+            f"--endpoint={server.base_url}",
+            f"--report-dir={report_dir}",
+            f"--expectations={expectations}",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            SEED_REQUIRED,
+        )
+    return result, json.loads((report_dir / "latest" / "results.json").read_text())
+
+
+def _expectations(tmp_path: Path, checks: list[str]) -> Path:
+    entry = {"verdict": "fail", "checks": checks, "reason": "known"} if checks else {"verdict": "pass"}
+    tests = {f"test_required[weather-seed-{mode}]": entry for mode in ("blocking", "stream")}
+    path = tmp_path / "expected.json"
+    path.write_text(json.dumps({"format": "toolcall-conformance/expectations/1", "tests": tests}))
+    return path
+
+
+def test_known_failures_are_xfail_and_the_run_passes(pytester: pytest.Pytester, tmp_path: Path):
+    result, document = _run(pytester, "args-schema-violation", _expectations(tmp_path, ["args.schema"]))
+    result.assert_outcomes(xfailed=2)
+    assert result.ret == 0
+    assert {record["expectation"] for record in document["tests"]} == {"known failure"}
+
+
+def test_a_new_broken_check_is_a_regression(pytester: pytest.Pytester, tmp_path: Path):
+    result, _ = _run(pytester, "args-not-object", _expectations(tmp_path, ["args.schema"]))
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*REGRESSION: expected fail (args.schema)*", "*regression: test_required*"])
+    assert result.ret == 1
+
+
+def test_a_fix_passes_and_is_reported(pytester: pytest.Pytester, tmp_path: Path):
+    result, _ = _run(pytester, "none", _expectations(tmp_path, ["args.schema"]))
+    result.assert_outcomes(passed=2, warnings=2)
+    result.stdout.fnmatch_lines(["*FIXED: expected fail (args.schema), now passes*", "*fixed: test_required*"])
+    assert result.ret == 0
+
+
+def test_committed_expectation_file_covers_every_test():
+    path = REPO / "reports" / "expectations" / "vllm-0.32.0-cpu-tiny-shaped-hermes.json"
+    ids = (
+        {f"test_required[{c.id}]" for c in required_cases()}
+        | {f"test_named[{c.id}]" for c in named_cases()}
+        | {f"test_parallel_off[{c.id}]" for c in parallel_off_cases()}
+        | {f"test_stream_matches_blocking[{p.id}]" for p in equivalence_pairs()}
+    )
+    expected = load(path)
+    assert set(expected) == ids
+    assert all(entry.reason for entry in expected.values() if entry.verdict == "fail")
