@@ -407,7 +407,7 @@ def choice_required_call(seen: Observation) -> Iterator[str]:
 def _content_note(answer: Answer) -> str:
     if not answer.content:
         return "; content is empty"
-    markup = " and holds tool-call markup the server did not parse" if _has_markup(answer.content) else ""
+    markup = " holds tool-call markup the server did not parse" if _has_markup(answer.content) else ""
     return f"; content{markup}: {shorten(answer.content)}"
 
 

@@ -18,6 +18,7 @@ from .schema import shorten
 # After this many failed answers in a row (5xx or broken connections) the server is probed.
 FAILURES_BEFORE_PROBE = 3
 PROBE_TIMEOUT = 5.0
+KEEPALIVE_EXPIRY = 2.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,13 @@ class Dispatcher:
         self._slots, self._http = asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
 
     async def _open(self) -> tuple[asyncio.Semaphore, httpx.AsyncClient]:
-        limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
+        # Idle connections are dropped before servers drop them (uvicorn: after 5 s, httpx's default too):
+        # reusing one the server is closing breaks the request before any answer, which is no server fault.
+        limits = httpx.Limits(
+            max_connections=self._concurrency,
+            max_keepalive_connections=self._concurrency,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        )
         return asyncio.Semaphore(self._concurrency), httpx.AsyncClient(limits=limits, timeout=self._timeout)
 
     @property

@@ -1,0 +1,638 @@
+"""Generated tool sets through the suite's machinery: send one, judge the answer, say what kind of outcome it is.
+
+Outcomes: pass / warn / fail / truncated as for curated cases; "refused" when the server answers 4xx saying
+the schema or grammar is unsupported (a clear refusal, recorded with the keywords the tools used);
+"server-error" for a 5xx or a connection the server broke; "timeout" for a hang; "error" when the server
+cannot be reached. Also: the Hypothesis profiles (ci, default, thorough), and a command line that probes a
+server one schema keyword at a time and prints which keywords it refuses, breaks, or holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hypothesis
+
+from .answer import Answer, Call, answer_of
+from .cases import EMPTY_PARAMETERS, Case, Choice, Mode, ToolSet
+from .checks import Level, Violation, run_checks
+from .client import TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange
+from .explain import curl_line, render
+from .schema import shorten, validator
+from .settings import OPTIONS, Settings
+from .strategies import KEYWORD_PROBES, Tool, keyword_tool_sets, keywords_used, schema_keywords
+from .verdict import Judgement, Verdict, verdict_of
+
+GENERATED_ID = "generated"
+REFUSAL = re.compile(r"unsupported|not supported|not implemented|grammar|schema", re.IGNORECASE)
+ARGUMENTS_NOT_JSON = "(arguments not a JSON object)"
+
+
+class Outcome(StrEnum):
+    """What one generated example came to."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    TRUNCATED = "truncated"
+    REFUSED = "refused"
+    SERVER_ERROR = "server-error"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+FAILING = frozenset({Outcome.FAIL, Outcome.SERVER_ERROR, Outcome.TIMEOUT, Outcome.ERROR})
+VERDICT_OF_OUTCOME = {
+    Outcome.PASS: Verdict.PASS,
+    Outcome.WARN: Verdict.WARN,
+    Outcome.FAIL: Verdict.FAIL,
+    Outcome.TRUNCATED: Verdict.TRUNCATED,
+    Outcome.REFUSED: Verdict.WARN,
+    Outcome.SERVER_ERROR: Verdict.FAIL,
+    Outcome.TIMEOUT: Verdict.ERROR,
+    Outcome.ERROR: Verdict.ERROR,
+}
+
+
+def register_profiles() -> None:
+    """Hypothesis profiles: "ci" (Hypothesis's own, fewer examples, one failure shrunk), "thorough" (hundreds).
+
+    "default" stays Hypothesis's own (100 examples). Choose one with --hypothesis-profile=NAME.
+    """
+    profiles = hypothesis.settings
+    profiles.register_profile("ci", profiles.get_profile("ci"), max_examples=20, report_multiple_bugs=False)
+    profiles.register_profile("thorough", profiles.get_profile("default"), max_examples=500)
+
+
+register_profiles()
+
+
+# ---------------------------------------------------------------- one example
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """One call of an answer against its tool: valid or not, and which schema keywords it broke."""
+
+    tool: str
+    strict: bool
+    keywords: tuple[str, ...]
+    broken: tuple[str, ...]
+
+    @property
+    def valid(self) -> bool:
+        return not self.broken
+
+
+@dataclass
+class Example:
+    """One generated request, its answer, and what it came to."""
+
+    case: Case
+    exchange: Exchange
+    outcome: Outcome
+    judgement: Judgement
+    keywords: list[str]
+    refused: list[str] = field(default_factory=list)
+    calls: list[CallReport] = field(default_factory=list)
+
+    @property
+    def tools(self) -> list[Tool]:
+        return list(self.case.toolset.tools)
+
+    @property
+    def broken(self) -> list[str]:
+        return sorted({keyword for call in self.calls for keyword in call.broken})
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """Examples with the same key are the same bug to Hypothesis: outcome, broken checks, broken keywords."""
+        return (self.outcome.value, *self.judgement.failed_checks, *self.broken)
+
+    def record(self, final: bool = False) -> dict[str, Any]:
+        """The example as generated.json keeps it."""
+        answer = answer_of(self.exchange)
+        return {
+            "outcome": self.outcome.value,
+            "mode": self.case.mode,
+            "choice": self.case.choice,
+            "keywords": self.keywords,
+            "refused": self.refused,
+            "broken": self.broken,
+            "checks": self.judgement.failed_checks,
+            "calls": [
+                {"tool": c.tool, "strict": c.strict, "keywords": list(c.keywords), "broken": list(c.broken)}
+                for c in self.calls
+            ],
+            "status": self.exchange.status,
+            "finish_reason": answer.finish_reason,
+            "final": final,
+            **({"tools": self.tools} if self.outcome is not Outcome.PASS else {}),
+        }
+
+
+def generated_case(tools: Iterable[Tool], mode: Mode, choice: Choice, named_index: int = 0) -> Case:
+    """The Case that sends a generated tool set; a named choice names tools[named_index % len(tools)]."""
+    tools = tuple(tools)
+    names = [tool["function"]["name"] for tool in tools]
+    strict = all(tool["function"].get("strict") is True for tool in tools)
+    toolset = ToolSet(
+        id=GENERATED_ID,
+        title="generated tool set",
+        tools=tools,
+        named=names[named_index % len(names)],
+        strict=strict,
+    )
+    return Case(toolset, mode, choice)
+
+
+def refusal_message(exchange: Exchange) -> str | None:
+    """The error message of a 4xx that says the schema, grammar or a feature is unsupported; else None."""
+    if exchange.status is None or not 400 <= exchange.status < 500:
+        return None
+    body = exchange.json_body
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if message is None and isinstance(body, dict):
+        message = body.get("message") or body.get("detail")
+    text = message if isinstance(message, str) else exchange.raw.decode("utf-8", errors="replace")
+    return text if REFUSAL.search(text) else None
+
+
+def keywords_named(message: str, used: Iterable[str]) -> list[str]:
+    """The keywords of a tool set that a refusal message names (format values as format:<name>)."""
+    named = []
+    for keyword in used:
+        word = keyword.partition(":")[2] if keyword.startswith("format:") else keyword
+        if re.search(rf"(?<![\w$]){re.escape(word)}(?![\w])", message):
+            named.append(keyword)
+    return named
+
+
+def call_reports(tools: list[Tool], answer: Answer) -> list[CallReport]:
+    """Each call of an answer judged against its tool's schema, with the keywords it broke."""
+    reports = []
+    for call in answer.calls:
+        function = _function_named(tools, call.name)
+        if function is None:
+            continue  # an unknown name is call.name-known's business
+        parameters = function.get("parameters", EMPTY_PARAMETERS)
+        keywords = ["no-parameters"] if "parameters" not in function else []
+        keywords += sorted(schema_keywords(function.get("parameters")))
+        reports.append(
+            CallReport(call.name, function.get("strict") is True, tuple(keywords), tuple(_broken(call, parameters)))
+        )
+    return reports
+
+
+def _function_named(tools: list[Tool], name: Any) -> dict[str, Any] | None:
+    for tool in tools:
+        function = tool.get("function") or {}
+        if isinstance(name, str) and function.get("name") == name:
+            return function
+    return None
+
+
+def _broken(call: Call, parameters: dict[str, Any]) -> list[str]:
+    decoded, problem = call.parsed_arguments()
+    if problem or not isinstance(decoded, dict):
+        return [ARGUMENTS_NOT_JSON]
+    found: set[str] = set()
+    for error in validator(parameters).iter_errors(decoded):
+        found.add(str(error.validator))
+        if error.validator == "format":
+            found.add(f"format:{error.validator_value}")
+    return sorted(found)
+
+
+def classify(test_id: str, case: Case, exchange: Exchange) -> Example:
+    """Judge one generated exchange with every check and name its outcome."""
+    tools = list(case.toolset.tools)
+    used = keywords_used(tools)
+    transport = exchange.transport_error
+    if transport is not None:
+        outcome = {TRANSPORT_TIMEOUT: Outcome.TIMEOUT, TRANSPORT_CONNECT: Outcome.ERROR}.get(
+            transport.kind, Outcome.SERVER_ERROR
+        )
+        note = f"[{transport.kind}] {transport.message}"
+        return Example(case, exchange, outcome, _judgement(test_id, outcome, [], [], exchange, note), used)
+    refused = refusal_message(exchange)
+    if refused is not None:
+        note = f"refused (HTTP {exchange.status}): {shorten(refused, 300)}"
+        judgement = _judgement(test_id, Outcome.REFUSED, [], [], exchange, note)
+        return Example(case, exchange, Outcome.REFUSED, judgement, used, keywords_named(refused, used) or used)
+    seen, violations, judged = run_checks(case, exchange)
+    verdict = verdict_of(violations, seen.answer.truncated)
+    outcome = {Verdict.FAIL: Outcome.FAIL, Verdict.WARN: Outcome.WARN, Verdict.TRUNCATED: Outcome.TRUNCATED}.get(
+        verdict, Outcome.PASS
+    )
+    if exchange.status is not None and exchange.status >= 500:
+        outcome = Outcome.SERVER_ERROR
+    note = f"truncated: finish_reason 'length' at max_tokens={exchange.request.get('max_tokens')}"
+    judgement = _judgement(test_id, outcome, violations, judged, exchange, note if seen.answer.truncated else "")
+    return Example(case, exchange, outcome, judgement, used, calls=call_reports(tools, seen.answer))
+
+
+def _judgement(
+    test_id: str, outcome: Outcome, violations: list[Violation], judged: list[str], exchange: Exchange, note: str
+) -> Judgement:
+    judgement = Judgement(test_id, VERDICT_OF_OUTCOME[outcome], violations, judged, [exchange], note)
+    judgement.extra["outcome"] = outcome.value
+    return judgement
+
+
+# ---------------------------------------------------------------- explaining a failure
+
+
+class GeneratedFailure(AssertionError):
+    """A generated example the server got wrong; Hypothesis shrinks it to a minimal tool set."""
+
+
+@cache
+def failure_type(key: tuple[str, ...]) -> type[GeneratedFailure]:
+    """One exception class per kind of failure, so Hypothesis shrinks and reports each kind on its own."""
+    return type("GeneratedFailure", (GeneratedFailure,), {"key": key, "__module__": __name__})
+
+
+def explain(example: Example, seed: int | None, reproducer: str | None, replay: str) -> str:
+    """The failure message: what broke, the minimal tool set, the request JSON, curl line, response, replay."""
+    judgement = example.judgement
+    judgement.reproducer = reproducer
+    head = render(judgement) if example.outcome is Outcome.FAIL else _short_render(example)
+    lines = [
+        f"generated example: {example.outcome.value}"
+        + (f"; schema keywords broken: {', '.join(example.broken)}" if example.broken else ""),
+        f"tool set uses: {', '.join(example.keywords) or '(no keywords)'}",
+        "minimal tool set:",
+        _indent(json.dumps(example.tools, indent=2, ensure_ascii=False)),
+        "",
+        head,
+        "",
+        "request JSON:",
+        _indent(json.dumps(example.exchange.request, indent=2, ensure_ascii=False)),
+        "",
+        f"replay: {replay}" + (f" (seed {seed})" if seed is not None else ""),
+    ]
+    return "\n".join(lines)
+
+
+def _short_render(example: Example) -> str:
+    exchange = example.exchange
+    mode = "stream" if exchange.stream else "blocking"
+    lines = [f"{example.judgement.test_id}: {example.outcome.value}: {example.judgement.note}"]
+    lines += [violation.line() for violation in example.judgement.violations]
+    lines += [f"--- {mode} request, answered in {exchange.elapsed:.2f} s"]
+    if example.judgement.reproducer:
+        lines.append(f"Request JSON: {example.judgement.reproducer}")
+    lines += ["Reproduce with:", "  " + curl_line(exchange)]
+    if exchange.status is not None:
+        lines += ["Response:", _indent(f"HTTP {exchange.status}\n" + exchange.raw.decode("utf-8", "replace")[:1200])]
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def reproducer_document(example: Example, seed: int | None, replay: str) -> dict[str, Any]:
+    """The reproducer file of a minimal failing example: tool set, keywords, request, curl line, response."""
+    exchange = example.exchange
+    return {
+        "test": example.judgement.test_id,
+        "outcome": example.outcome.value,
+        "seed": seed,
+        "replay": replay,
+        "keywords": example.keywords,
+        "broken_keywords": example.broken,
+        "violations": [
+            {"check": v.check, "level": v.level.value, "message": v.message, **v.data}
+            for v in example.judgement.violations
+        ],
+        "note": example.judgement.note,
+        "tools": example.tools,
+        "request": exchange.request,
+        "curl": curl_line(exchange),
+        "status": exchange.status,
+        "response": exchange.raw.decode("utf-8", errors="replace")[:200_000],
+    }
+
+
+# ---------------------------------------------------------------- one test's examples
+
+
+@dataclass
+class Tally:
+    """What a generated test saw, example by example."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    broken: Counter[str] = field(default_factory=Counter)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    finals: list[Example] = field(default_factory=list)
+
+    def add(self, example: Example, final: bool) -> None:
+        self.outcomes[example.outcome.value] += 1
+        self.refused.update(example.refused)
+        self.broken.update(example.broken)
+        self.records.append(example.record(final))
+        if final and example.outcome in FAILING:
+            self.finals.append(example)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "examples": sum(self.outcomes.values()),
+            "outcomes": dict(self.outcomes),
+            "refused_keywords": dict(self.refused.most_common()),
+            "broken_keywords": dict(self.broken.most_common()),
+        }
+
+
+def summary_judgement(test_id: str, tally: Tally, seed: int | None) -> Judgement:
+    """One judgement for a whole generated test: its minimal failure if any, else refusals, else a pass."""
+    extra = {"generated": {**tally.summary(), "seed": seed}}
+    if tally.finals:
+        last = tally.finals[-1]
+        others = [example.outcome.value for example in tally.finals[:-1]]
+        note = f"{len(tally.finals)} minimal failing example(s): {', '.join([*others, last.outcome.value])}"
+        judgement = Judgement(test_id, last.judgement.verdict, list(last.judgement.violations), note=note)
+        judgement.judged = list(last.judgement.judged)
+        judgement.extra.update(extra, outcome=last.outcome.value)
+        return judgement
+    if tally.outcomes[Outcome.REFUSED]:
+        keywords = ", ".join(tally.refused) or "(none named)"
+        note = f"refused {tally.outcomes[Outcome.REFUSED]} of {sum(tally.outcomes.values())} examples; keywords: {keywords}"
+        violation = Violation("generated.refused", Level.SHOULD, note, {"keywords": dict(tally.refused)})
+        judgement = Judgement(test_id, Verdict.WARN, [violation], note=note)
+        judgement.extra.update(extra, outcome=Outcome.REFUSED.value)
+        return judgement
+    judgement = Judgement(test_id, Verdict.PASS)
+    judgement.extra.update(extra, outcome=Outcome.PASS.value)
+    return judgement
+
+
+def write_log(path: Path, test_id: str, tally: Tally, seed: int | None) -> None:
+    """generated/<test>.json under the run directory: the summary and every example."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"test": test_id, "seed": seed, **tally.summary(), "examples": tally.records}
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+class GeneratedRun:
+    """The examples of one generated test: each sent, judged, logged; a failure raised with its explanation."""
+
+    def __init__(
+        self,
+        test_id: str,
+        send: Callable[[dict[str, Any]], Exchange],
+        options: Settings,
+        run_dir: Path,
+        seed: int | str | None,
+        replay: str,
+    ) -> None:
+        self.test_id, self.send, self.options, self.run_dir = test_id, send, options, run_dir
+        self.seed, self.replay = seed, replay
+        self.tally = Tally()
+
+    def check(self, tools: list[Tool], mode: Mode, choice: Choice, named_index: int = 0) -> Example:
+        """Send one tool set, judge the answer; raise a GeneratedFailure when the server got it wrong."""
+        case = generated_case(tools, mode, choice, named_index)
+        example = classify(self.test_id, case, self.send(case.body(self.options)))
+        final = is_final_example()
+        self.tally.add(example, final)
+        if example.outcome in FAILING:
+            reproducer = self._write_reproducer(example) if final else None
+            raise failure_type(example.key)(explain(example, self.seed, reproducer, self.replay))
+        return example
+
+    def _write_reproducer(self, example: Example) -> str:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.test_id).strip("_")
+        path = self.run_dir / "reproducers" / f"{safe}-{example.outcome.value}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = reproducer_document(example, self.seed, self.replay)
+        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return os.path.relpath(path)
+
+    def finish(self) -> Judgement:
+        """Write generated/<test>.json and return the test's one judgement for results.json."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.test_id).strip("_")
+        write_log(self.run_dir / "generated" / f"{safe}.json", self.test_id, self.tally, self.seed)
+        judgement = summary_judgement(self.test_id, self.tally, self.seed)
+        finals = [e for e in self.tally.finals if e.outcome in FAILING]
+        if finals:
+            safe_outcome = finals[-1].outcome.value
+            judgement.reproducer = os.path.relpath(self.run_dir / "reproducers" / f"{safe}-{safe_outcome}.json")
+        return judgement
+
+
+def is_final_example() -> bool:
+    """True while Hypothesis replays a minimal failing example for the last time (the one it reports)."""
+    try:
+        from hypothesis.control import current_build_context
+
+        return bool(current_build_context().is_final)
+    except Exception:  # outside a Hypothesis test, or its internals changed: treat as not final
+        return False
+
+
+# ---------------------------------------------------------------- keyword table
+
+
+@dataclass
+class KeywordRow:
+    """How one keyword fared: refusals, calls that broke it, calls that held, per strict and plain tools."""
+
+    refused: Counter[str] = field(default_factory=Counter)
+    broken: Counter[str] = field(default_factory=Counter)
+    held: Counter[str] = field(default_factory=Counter)
+
+
+def keyword_table(records: Iterable[dict[str, Any]]) -> dict[str, KeywordRow]:
+    """Per keyword: examples refused, and calls (strict / plain) that broke it or were valid where it applied."""
+    rows: dict[str, KeywordRow] = defaultdict(KeywordRow)
+    for record in records:
+        if record["outcome"] == Outcome.REFUSED:
+            strictness = _strictness(record.get("tools") or [])
+            for keyword in record["refused"]:
+                rows[keyword].refused[strictness] += 1
+        for call in record["calls"]:
+            strictness = "strict" if call["strict"] else "plain"
+            for keyword in call["broken"]:
+                rows[keyword].broken[strictness] += 1
+            if not call["broken"]:
+                for keyword in call["keywords"]:
+                    rows[keyword].held[strictness] += 1
+    return dict(rows)
+
+
+def _strictness(tools: list[Tool]) -> str:
+    flags = {tool["function"].get("strict") is True for tool in tools}
+    return "strict" if flags == {True} else "plain" if flags == {False} else "mixed"
+
+
+def read_logs(run_dir: Path) -> list[dict[str, Any]]:
+    """Every example recorded under a run directory's generated/."""
+    records = []
+    for path in sorted((run_dir / "generated").glob("*.json")):
+        records += json.loads(path.read_text(encoding="utf-8"))["examples"]
+    return records
+
+
+def markdown_table(rows: dict[str, KeywordRow], strictness: tuple[str, ...] = ("strict", "plain")) -> str:
+    """The keyword table as markdown: one column per strictness, cells "refused / broken / held" counts."""
+    header = "| keyword | " + " | ".join(f"{name}: refused / broken / held" for name in strictness) + " |"
+    lines = [header, "|---|" + "---|" * len(strictness)]
+    for keyword in sorted(rows):
+        row = rows[keyword]
+        cells = [f"{row.refused[s]} / {row.broken[s]} / {row.held[s]}" for s in strictness]
+        lines.append(f"| `{keyword}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- probing a server keyword by keyword
+
+
+def probe(
+    send: Callable[[dict[str, Any]], Exchange],
+    body_of: Callable[[Case], dict[str, Any]],
+    probes: Iterable[str],
+    examples: int,
+    seed: int,
+    modes: tuple[Mode, ...] = ("blocking",),
+) -> dict[str, dict[str, Counter[str]]]:
+    """Send `examples` generated tools per keyword probe, strict and plain; count what came of each."""
+    results: dict[str, dict[str, Counter[str]]] = {}
+    for name in probes:
+        results[name] = {
+            "strict" if strict else "plain": _probe_counts(name, strict, send, body_of, examples, seed, modes)
+            for strict in (True, False)
+        }
+    return results
+
+
+def _probe_counts(
+    name: str,
+    strict: bool,
+    send: Callable[[dict[str, Any]], Exchange],
+    body_of: Callable[[Case], dict[str, Any]],
+    examples: int,
+    seed: int,
+    modes: tuple[Mode, ...],
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+
+    @hypothesis.seed(seed)
+    @hypothesis.settings(max_examples=examples, database=None, deadline=None, phases=[hypothesis.Phase.generate])
+    @hypothesis.given(tools=keyword_tool_sets(name, strict))
+    def send_one(tools: list[Tool]) -> None:
+        for mode in modes:
+            case = generated_case(tools, mode, "required")
+            counts[_probe_cell(classify(f"probe[{name}]", case, send(body_of(case))))] += 1
+
+    send_one()
+    return counts
+
+
+def _probe_cell(example: Example) -> str:
+    """What a probe example says about its keyword: refused, broken, holds, or something else happened."""
+    if example.outcome is Outcome.REFUSED:
+        return "refused"
+    if example.calls and any(not call.valid for call in example.calls):
+        return "broken"
+    if example.calls:
+        return "holds"
+    if example.outcome is Outcome.TRUNCATED:
+        return "truncated"
+    if example.outcome in (Outcome.SERVER_ERROR, Outcome.TIMEOUT, Outcome.ERROR):
+        return example.outcome.value
+    return "no-call"
+
+
+def probe_table(results: dict[str, dict[str, Counter[str]]]) -> str:
+    """Probe counts as markdown: per keyword and strictness, the verdict and its counts."""
+    lines = ["| keyword | strict tools | plain tools |", "|---|---|---|"]
+    for name, by_strictness in results.items():
+        cells = [_probe_verdict(by_strictness.get(s, Counter())) for s in ("strict", "plain")]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _probe_verdict(counts: Counter[str]) -> str:
+    if counts["refused"]:
+        verdict = "refused"
+    elif counts["broken"]:
+        verdict = "broken"
+    elif counts["holds"]:
+        verdict = "holds"
+    else:
+        verdict = "untested"
+    detail = ", ".join(f"{count} {cell}" for cell, count in counts.most_common())
+    return f"**{verdict}** ({detail})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m toolcall_conformance.generated`: the keyword table of a run, or a keyword-by-keyword probe."""
+    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance.generated", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    table = commands.add_parser("table", help="keyword table of the generated tests of a run")
+    table.add_argument("run_dir", type=Path, nargs="?", default=Path("reports/latest"))
+    sweep = commands.add_parser("probe", help="probe a server one schema keyword at a time")
+    sweep.add_argument("--endpoint", required=True, help="base URL ending in /v1")
+    sweep.add_argument("--model", default=None, help="model id (default: the first of GET /models)")
+    sweep.add_argument("--examples", type=int, default=8, help="examples per keyword and strictness")
+    sweep.add_argument("--seed", type=int, default=0, help="Hypothesis seed of the probe")
+    sweep.add_argument("--max-tokens", type=int, default=256)
+    sweep.add_argument("--stream", action="store_true", help="also send each example streamed")
+    sweep.add_argument("--only", nargs="*", default=None, help="probe ids (default: all of KEYWORD_PROBES)")
+    args = parser.parse_args(argv)
+    if args.command == "table":
+        print(markdown_table(keyword_table(read_logs(args.run_dir))))
+        return 0
+    return _probe_command(args)
+
+
+def _probe_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import dataclasses
+
+    import httpx
+
+    from .client import send
+    from .target import preflight
+
+    defaults = Settings(**{option.name: option.default for option in OPTIONS})
+    api_key = os.environ.get("OPENAI_API_KEY", defaults.api_key)
+    target = preflight(args.endpoint, api_key, args.model)
+    options = dataclasses.replace(defaults, api_key=api_key, max_tokens=args.max_tokens)
+    options = options.with_target(target.endpoint, target.model)
+
+    async def one(body: dict[str, Any]) -> Exchange:
+        async with httpx.AsyncClient() as http:
+            return await send(http, target.endpoint, api_key, body, options.request_timeout)
+
+    modes: tuple[Mode, ...] = ("blocking", "stream") if args.stream else ("blocking",)
+    results = probe(
+        lambda body: asyncio.run(one(body)),
+        lambda case: case.body(options),
+        args.only or list(KEYWORD_PROBES),
+        args.examples,
+        args.seed,
+        modes,
+    )
+    print(f"server {target.endpoint} ({target.server_version or 'version unknown'}), model {target.model}")
+    print(probe_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
