@@ -83,12 +83,22 @@ def pytest_configure_node(node: Any) -> None:
     """Under xdist the controller starts the embedded target once and hands its URL to every worker."""
     config = node.config
     node.workerinput[WORKER_RUN_DIR] = str(config.stash[RECORDER].run_dir)
-    if config.stash[SETTINGS].endpoint or config.option.collectonly:
+    if config.stash[SETTINGS].endpoint or config.option.collectonly or not _runs_the_suite(config):
         return
     try:
         node.workerinput[WORKER_ENDPOINT] = _embedded_endpoint(config)
     except EmbeddedTargetError as exc:
         node.workerinput[WORKER_ENDPOINT_ERROR] = str(exc)
+
+
+def _runs_the_suite(config: pytest.Config) -> bool:
+    """Whether the paths of this run hold the conformance tests (the xdist controller collects nothing itself)."""
+    suite = (Path(config.rootpath) / "tests").resolve()
+    for arg in config.args:
+        path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
+        if path == suite or suite in path.parents or path in suite.parents:
+            return True
+    return False
 
 
 def _embedded_endpoint(config: pytest.Config) -> str:
