@@ -120,3 +120,49 @@ def test_no_api_key_in_anything_written(pytester: pytest.Pytester, monkeypatch: 
     assert any("reproducers" in str(path) for path in written)
     assert [path for path in written if secret in path.read_text(errors="replace")] == []
     assert secret not in result.stdout.str() + result.stderr.str()
+
+
+def test_overloaded_answers_are_retried_only_when_asked_and_every_retry_is_recorded(pytester: pytest.Pytester):
+    with FaultServer("status-503") as server:
+        _, plain, _ = run(pytester, server.base_url, "-k", "weather-seed and not strict and test_required and blocking")
+        assert server.requests and len(server.requests) == 1
+        _, retried, _ = run(
+            pytester,
+            server.base_url,
+            "--retry-overloaded=2",
+            "-k",
+            "weather-seed and not strict and test_required and blocking",
+        )
+        assert len(server.requests) == 1 + 3
+    assert plain["tests"][0]["retries"] == []
+    assert [retry["status"] for retry in retried["tests"][0]["retries"]] == [503, 503]
+    assert {v["check"] for v in retried["tests"][0]["violations"]} == {"http.status"}
+
+
+def test_repeat_sends_each_case_with_k_seeds_and_reports_the_pass_rate(pytester: pytest.Pytester):
+    with FaultServer() as server:
+        _, document, _ = run(pytester, server.base_url, "--repeat=3", "-k", SEED_REQUIRED)
+        seeds = sorted(request["seed"] for request in server.requests)
+    assert seeds == [1234, 1234, 1235, 1235, 1236, 1236]
+    for record in document["tests"]:
+        assert (record["verdict"], record["repeat"], record["pass_rate"], record["pass_all"]) == ("pass", 3, 1.0, True)
+
+
+def test_an_interrupted_run_leaves_a_partial_report_marked_incomplete(pytester: pytest.Pytester):
+    pytester.makeconftest(
+        "import pytest\n"
+        "def pytest_runtest_logreport(report):\n"
+        "    if report.when == 'call' and report.nodeid.endswith('test_required[weather-seed-blocking]'):\n"
+        "        raise KeyboardInterrupt\n"
+    )
+    with FaultServer() as server:
+        result, document, _ = run(pytester, server.base_url, "-p", "conftest", "-k", "weather-seed and not strict")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert document["complete"] is False
+    assert 0 < len(document["tests"]) < 8
+
+
+def test_a_missing_ca_bundle_is_a_usage_error(pytester: pytest.Pytester):
+    result, _, _ = run(pytester, "https://127.0.0.1:1/v1", "--ca-bundle=/nonexistent.pem")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--ca-bundle /nonexistent.pem: no such file*"])

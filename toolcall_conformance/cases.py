@@ -135,8 +135,8 @@ class Case:
             return {"type": "function", "function": {"name": self.toolset.named_function}}
         return "required"
 
-    def body(self, settings: Settings) -> dict[str, Any]:
-        """The JSON body of the chat completion request."""
+    def body(self, settings: Settings, repetition: int = 0) -> dict[str, Any]:
+        """The JSON body of the chat completion request; repetition r of --repeat uses seed + r."""
         body: dict[str, Any] = {
             "model": settings.model,
             "messages": self.toolset.conversation(),
@@ -150,7 +150,7 @@ class Case:
         if self.parallel_off:
             body["parallel_tool_calls"] = False
         body["max_tokens"] = settings.max_tokens
-        body["seed"] = settings.seed
+        body["seed"] = settings.seed + repetition
         if settings.temperature is not None:
             body["temperature"] = settings.temperature
         body.update(self.extra)
@@ -167,6 +167,10 @@ class Pair:
     @property
     def id(self) -> str:
         return f"{self.blocking.toolset.id}-{self.blocking.choice}"
+
+    @property
+    def both(self) -> tuple[Case, Case]:
+        return self.blocking, self.stream
 
 
 def _each_mode(toolset: ToolSet, choice: Choice, parallel_off: bool = False) -> Iterator[Case]:

@@ -43,6 +43,7 @@ class Exchange:
     started: float = 0.0
     elapsed: float = 0.0
     first_byte: float | None = None
+    retries: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def content_type(self) -> str:

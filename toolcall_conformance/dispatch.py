@@ -12,13 +12,29 @@ from typing import Any
 
 import httpx
 
-from .client import TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange, not_sent, send
+from .client import TRANSPORT_BROKEN, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange, not_sent, send
 from .schema import shorten
 
 # After this many failed answers in a row (5xx or broken connections) the server is probed.
 FAILURES_BEFORE_PROBE = 3
 PROBE_TIMEOUT = 5.0
 KEEPALIVE_EXPIRY = 2.0
+OVERLOADED = (429, 503)
+MAX_BACKOFF = 30.0
+
+
+def _broke_before_answering(exchange: Exchange) -> bool:
+    error = exchange.transport_error
+    return error is not None and error.kind == TRANSPORT_BROKEN and exchange.status is None
+
+
+def _backoff(exchange: Exchange, attempt: int) -> float:
+    """The server's Retry-After when it gives one in seconds, else 0.5 s doubling per attempt."""
+    try:
+        wanted = float(exchange.headers.get("retry-after", ""))
+    except ValueError:
+        wanted = 0.5 * 2**attempt
+    return min(max(wanted, 0.0), MAX_BACKOFF)
 
 
 @dataclass(frozen=True)
@@ -52,8 +68,19 @@ def request_key(body: dict[str, Any]) -> str:
 class Dispatcher:
     """Runs requests on an event loop in a background thread; tests wait for their own exchange."""
 
-    def __init__(self, endpoint: str, api_key: str, timeout: float, concurrency: int) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        api_key: str,
+        timeout: float,
+        concurrency: int,
+        *,
+        retries: int = 0,
+        verify: str | bool = True,
+    ) -> None:
         self.endpoint = endpoint
+        self._retries = retries
+        self._verify = verify
         self._api_key = api_key
         self._timeout = timeout
         self._concurrency = concurrency
@@ -76,7 +103,8 @@ class Dispatcher:
             max_keepalive_connections=self._concurrency,
             keepalive_expiry=KEEPALIVE_EXPIRY,
         )
-        return asyncio.Semaphore(self._concurrency), httpx.AsyncClient(limits=limits, timeout=self._timeout)
+        client = httpx.AsyncClient(limits=limits, timeout=self._timeout, verify=self._verify)
+        return asyncio.Semaphore(self._concurrency), client
 
     @property
     def sent(self) -> int:
@@ -99,6 +127,17 @@ class Dispatcher:
                 return not_sent(self.endpoint, body, f"not sent: {self.death.describe()}")
             self._started += 1
             exchange = await send(self._http, self.endpoint, self._api_key, body, self._timeout)
+            retries: list[dict[str, Any]] = []
+            if _broke_before_answering(exchange):
+                # A pooled connection the server closed as it was reused: resend once on a fresh one.
+                retries.append({"status": None, "reason": exchange.transport_error.message, "waited": 0.0})
+                exchange = await send(self._http, self.endpoint, self._api_key, body, self._timeout)
+            while exchange.status in OVERLOADED and len(retries) < self._retries:
+                wait = _backoff(exchange, len(retries))
+                retries.append({"status": exchange.status, "waited": wait})
+                await asyncio.sleep(wait)
+                exchange = await send(self._http, self.endpoint, self._api_key, body, self._timeout)
+            exchange.retries = retries
             await self._watch(exchange)
             return exchange
 

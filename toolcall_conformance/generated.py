@@ -340,9 +340,11 @@ class Tally:
     broken: Counter[str] = field(default_factory=Counter)
     records: list[dict[str, Any]] = field(default_factory=list)
     finals: list[Example] = field(default_factory=list)
+    judged: dict[str, None] = field(default_factory=dict)  # every check run on some example, in order
 
     def add(self, example: Example, final: bool) -> None:
         self.outcomes[example.outcome.value] += 1
+        self.judged.update(dict.fromkeys(example.judgement.judged))
         self.refused.update(example.refused)
         self.broken.update(example.broken)
         self.records.append(example.record(final))
@@ -376,7 +378,7 @@ def summary_judgement(test_id: str, tally: Tally, seed: int | None) -> Judgement
         judgement = Judgement(test_id, Verdict.WARN, [violation], note=note)
         judgement.extra.update(extra, outcome=Outcome.REFUSED.value)
         return judgement
-    judgement = Judgement(test_id, Verdict.PASS)
+    judgement = Judgement(test_id, Verdict.PASS, judged=list(tally.judged))
     judgement.extra.update(extra, outcome=Outcome.PASS.value)
     return judgement
 
@@ -406,6 +408,7 @@ class GeneratedRun:
 
     def check(self, tools: list[Tool], mode: Mode, choice: Choice, named_index: int = 0) -> Example:
         """Send one tool set, judge the answer; raise a GeneratedFailure when the server got it wrong."""
+        __tracebackhide__ = True  # the failure message says it all; the frames of this module do not help
         case = generated_case(tools, mode, choice, named_index)
         example = classify(self.test_id, case, self.send(case.body(self.options)))
         final = is_final_example()
@@ -502,6 +505,31 @@ def markdown_table(rows: dict[str, KeywordRow], strictness: tuple[str, ...] = ("
 # ---------------------------------------------------------------- probing a server keyword by keyword
 
 
+@dataclass
+class ProbeResult:
+    """What the examples of one keyword probe came to, and which schema keywords the broken calls broke."""
+
+    cells: Counter[str] = field(default_factory=Counter)
+    broken: Counter[str] = field(default_factory=Counter)
+
+    def add(self, example: Example) -> None:
+        self.cells[_probe_cell(example)] += 1
+        self.broken.update(example.broken)
+
+    @property
+    def verdict(self) -> str:
+        """refused, broken or holds, in that order of precedence; "untested" when no call came back."""
+        for verdict in ("refused", "broken", "holds"):
+            if self.cells[verdict]:
+                return verdict
+        return "untested"
+
+    def cell(self) -> str:
+        counts = ", ".join(f"{count} {name}" for name, count in self.cells.most_common())
+        broke = f"; broke {', '.join(self.broken)}" if self.broken else ""
+        return f"**{self.verdict}** ({counts}{broke})"
+
+
 def probe(
     send: Callable[[dict[str, Any]], Exchange],
     body_of: Callable[[Case], dict[str, Any]],
@@ -509,45 +537,43 @@ def probe(
     examples: int,
     seed: int,
     modes: tuple[Mode, ...] = ("blocking",),
-) -> dict[str, dict[str, Counter[str]]]:
-    """Send `examples` generated tools per keyword probe, strict and plain; count what came of each."""
-    results: dict[str, dict[str, Counter[str]]] = {}
+) -> dict[str, dict[str, ProbeResult]]:
+    """Send `examples` generated tools per keyword probe, strict and plain, and sum up what came back."""
+    results: dict[str, dict[str, ProbeResult]] = {}
     for name in probes:
-        results[name] = {
-            "strict" if strict else "plain": _probe_counts(name, strict, send, body_of, examples, seed, modes)
-            for strict in (True, False)
-        }
+        results[name] = {}
+        for strict in (True, False):
+            result = ProbeResult()
+            _send_probe(name, strict, lambda case: send(body_of(case)), result, examples, seed, modes)
+            results[name]["strict" if strict else "plain"] = result
     return results
 
 
-def _probe_counts(
+def _send_probe(
     name: str,
     strict: bool,
-    send: Callable[[dict[str, Any]], Exchange],
-    body_of: Callable[[Case], dict[str, Any]],
+    answer: Callable[[Case], Exchange],
+    result: ProbeResult,
     examples: int,
     seed: int,
     modes: tuple[Mode, ...],
-) -> Counter[str]:
-    counts: Counter[str] = Counter()
-
+) -> None:
     @hypothesis.seed(seed)
     @hypothesis.settings(max_examples=examples, database=None, deadline=None, phases=[hypothesis.Phase.generate])
     @hypothesis.given(tools=keyword_tool_sets(name, strict))
     def send_one(tools: list[Tool]) -> None:
         for mode in modes:
             case = generated_case(tools, mode, "required")
-            counts[_probe_cell(classify(f"probe[{name}]", case, send(body_of(case))))] += 1
+            result.add(classify(f"probe[{name}]", case, answer(case)))
 
     send_one()
-    return counts
 
 
 def _probe_cell(example: Example) -> str:
     """What a probe example says about its keyword: refused, broken, holds, or something else happened."""
     if example.outcome is Outcome.REFUSED:
         return "refused"
-    if example.calls and any(not call.valid for call in example.calls):
+    if any(not call.valid for call in example.calls):
         return "broken"
     if example.calls:
         return "holds"
@@ -558,26 +584,13 @@ def _probe_cell(example: Example) -> str:
     return "no-call"
 
 
-def probe_table(results: dict[str, dict[str, Counter[str]]]) -> str:
-    """Probe counts as markdown: per keyword and strictness, the verdict and its counts."""
+def probe_table(results: dict[str, dict[str, ProbeResult]]) -> str:
+    """Probe results as markdown: per keyword, the verdict for strict and for plain tools, with counts."""
     lines = ["| keyword | strict tools | plain tools |", "|---|---|---|"]
     for name, by_strictness in results.items():
-        cells = [_probe_verdict(by_strictness.get(s, Counter())) for s in ("strict", "plain")]
+        cells = [by_strictness[s].cell() if s in by_strictness else "-" for s in ("strict", "plain")]
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def _probe_verdict(counts: Counter[str]) -> str:
-    if counts["refused"]:
-        verdict = "refused"
-    elif counts["broken"]:
-        verdict = "broken"
-    elif counts["holds"]:
-        verdict = "holds"
-    else:
-        verdict = "untested"
-    detail = ", ".join(f"{count} {cell}" for cell, count in counts.most_common())
-    return f"**{verdict}** ({detail})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -125,10 +125,11 @@ def _embedded_endpoint(config: pytest.Config) -> str:
     return embedded.server.base_url
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     recorder = session.config.stash.get(RECORDER, None)
     if recorder is None:
         return
+    recorder.complete = exitstatus != pytest.ExitCode.INTERRUPTED
     workerinput = getattr(session.config, "workerinput", None)
     if workerinput is not None:
         if recorder.records:
@@ -189,7 +190,7 @@ def target(conformance_settings: Settings, pytestconfig: pytest.Config) -> Targe
             problem = f"embedded target: {exc}"
     if not problem:
         try:
-            found = preflight(endpoint or "", settings.api_key, settings.model)
+            found = preflight(endpoint or "", settings.api_key, settings.model, verify=settings.verify)
         except PreflightError as exc:
             problem = f"preflight failed: {exc}"
     if problem:
@@ -210,13 +211,21 @@ def request_settings(conformance_settings: Settings, target: Target) -> Settings
 def dispatcher(request: pytest.FixtureRequest, request_settings: Settings) -> Iterator[Dispatcher]:
     """Sends every selected test's request ahead, in test order, a bounded number at once."""
     settings = request_settings
-    sender = Dispatcher(settings.endpoint or "", settings.api_key, settings.request_timeout, settings.concurrency)
+    sender = Dispatcher(
+        settings.endpoint or "",
+        settings.api_key,
+        settings.request_timeout,
+        settings.concurrency,
+        retries=settings.retry_overloaded,
+        verify=settings.verify,
+    )
     # xdist hands tests to workers as they go, so a worker cannot know its share in advance: there each
     # test sends its own request when it runs, and the workers are the concurrency.
     if not hasattr(request.config, "workerinput"):
         for item in request.session.items:
             for case in _cases_of(item):
-                sender.submit(case.body(settings))
+                for repetition in range(settings.repeat):
+                    sender.submit(case.body(settings, repetition))
     try:
         yield sender
     finally:
@@ -232,7 +241,7 @@ def _cases_of(item: pytest.Item) -> list[Case]:
     if isinstance(params.get("case"), Case):
         return [params["case"]]
     if isinstance(params.get("pair"), Pair):
-        return [params["pair"].blocking, params["pair"].stream]
+        return list(params["pair"].both)
     return []
 
 
@@ -271,36 +280,80 @@ def exchange_pair(
 
 
 @pytest.fixture
-def judge(request: pytest.FixtureRequest) -> Callable[[Case, Exchange], Judgement]:
+def judge(
+    request: pytest.FixtureRequest, dispatcher: Dispatcher, request_settings: Settings
+) -> Callable[[Case, Exchange], Judgement]:
     """Run every check that applies to the case, record the verdict, and turn it into the test's outcome."""
 
     def judge_exchange(case: Case, exchange: Exchange) -> Judgement:
-        seen, violations, judged = run_checks(case, exchange)
-        verdict = verdict_of(violations, seen.answer.truncated)
-        judgement = Judgement(request.node.name, verdict, violations, judged, [exchange])
-        if judgement.verdict is Verdict.TRUNCATED:
-            judgement.note = f"truncated: finish_reason 'length' at max_tokens={exchange.request.get('max_tokens')}"
-        return _conclude(judgement, request)
+        runs = [_judge_one(request.node.name, case, exchange)]
+        for repetition in range(1, request_settings.repeat):
+            again = dispatcher.exchange(case.body(request_settings, repetition))
+            runs.append(_judge_one(request.node.name, case, again))
+        return _conclude(_combine(runs), request)
 
     return judge_exchange
 
 
+def _judge_one(test_id: str, case: Case, exchange: Exchange) -> Judgement:
+    if exchange.transport_error is not None:
+        error = exchange.transport_error
+        return Judgement(test_id, Verdict.ERROR, exchanges=[exchange], note=f"[{error.kind}] {error.message}")
+    seen, violations, judged = run_checks(case, exchange)
+    judgement = Judgement(test_id, verdict_of(violations, seen.answer.truncated), violations, judged, [exchange])
+    if judgement.verdict is Verdict.TRUNCATED:
+        judgement.note = f"truncated: finish_reason 'length' at max_tokens={exchange.request.get('max_tokens')}"
+    return judgement
+
+
+# With --repeat, the test's verdict is its worst repetition's.
+_SEVERITY = (Verdict.ERROR, Verdict.FAIL, Verdict.WARN, Verdict.INCONCLUSIVE, Verdict.TRUNCATED, Verdict.PASS)
+
+
+def _combine(runs: list[Judgement]) -> Judgement:
+    """One judgement for K repetitions: the worst one, with the pass rate (pass^k: all K passed)."""
+    worst = min(runs, key=lambda run: _SEVERITY.index(run.verdict))
+    if len(runs) > 1:
+        passed = sum(run.verdict in (Verdict.PASS, Verdict.WARN) for run in runs)
+        worst.extra.update({"repeat": len(runs), "passed": passed, "pass_rate": round(passed / len(runs), 3)})
+        worst.extra["pass_all"] = passed == len(runs)
+        summary = f"{passed} of {len(runs)} repetitions passed (seeds {_seeds(runs)})"
+        worst.note = f"{worst.note}; {summary}" if worst.note else summary
+    return worst
+
+
+def _seeds(runs: list[Judgement]) -> str:
+    seeds = [run.exchanges[0].request.get("seed") for run in runs if run.exchanges]
+    return f"{seeds[0]}..{seeds[-1]}" if seeds else "-"
+
+
 @pytest.fixture
-def judge_pair(request: pytest.FixtureRequest) -> Callable[[Pair, tuple[Exchange, Exchange]], Judgement]:
+def judge_pair(
+    request: pytest.FixtureRequest, dispatcher: Dispatcher, request_settings: Settings
+) -> Callable[[Pair, tuple[Exchange, Exchange]], Judgement]:
     """Compare the blocking and streamed answers of one request, when both can be compared."""
 
     def judge_both(pair: Pair, exchanges: tuple[Exchange, Exchange]) -> Judgement:
-        blocking_seen, blocking_violations, _ = run_checks(pair.blocking, exchanges[0])
-        stream_seen, stream_violations, _ = run_checks(pair.stream, exchanges[1])
-        unusable = _why_incomparable((blocking_seen, blocking_violations), (stream_seen, stream_violations))
-        if unusable:
-            judgement = Judgement(request.node.name, unusable[0], exchanges=list(exchanges), note=unusable[1])
-            return _conclude(judgement, request)
-        violations, judged = run_pair_checks(pair, blocking_seen, stream_seen)
-        judgement = Judgement(request.node.name, verdict_of(violations, False), violations, judged, list(exchanges))
-        return _conclude(judgement, request)
+        runs = [_compare_one(request.node.name, pair, exchanges)]
+        for repetition in range(1, request_settings.repeat):
+            again = tuple(dispatcher.exchange(case.body(request_settings, repetition)) for case in pair.both)
+            runs.append(_compare_one(request.node.name, pair, again))
+        return _conclude(_combine(runs), request)
 
     return judge_both
+
+
+def _compare_one(test_id: str, pair: Pair, exchanges: tuple[Exchange, ...]) -> Judgement:
+    broken = [exchange for exchange in exchanges if exchange.transport_error is not None]
+    if broken:
+        return _judge_one(test_id, pair.blocking, broken[0])
+    blocking_seen, blocking_violations, _ = run_checks(pair.blocking, exchanges[0])
+    stream_seen, stream_violations, _ = run_checks(pair.stream, exchanges[1])
+    unusable = _why_incomparable((blocking_seen, blocking_violations), (stream_seen, stream_violations))
+    if unusable:
+        return Judgement(test_id, unusable[0], exchanges=list(exchanges), note=unusable[1])
+    violations, judged = run_pair_checks(pair, blocking_seen, stream_seen)
+    return Judgement(test_id, verdict_of(violations, False), violations, judged, list(exchanges))
 
 
 def _why_incomparable(*sides: tuple[Observation, list[Violation]]) -> tuple[Verdict, str] | None:

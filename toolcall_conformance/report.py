@@ -38,6 +38,7 @@ class RunRecorder:
         self.target: dict[str, Any] = {}
         self.requests_sent = 0
         self.server_death: str | None = None
+        self.complete = True
 
     def _secrets(self) -> list[str]:
         return [self.settings.api_key]
@@ -59,6 +60,7 @@ class RunRecorder:
             options["endpoint"] = url_without_credentials(options["endpoint"])
         return {
             "suite": {"name": "toolcall-conformance", "version": __version__},
+            "complete": self.complete,
             "started": _iso(self.started),
             "finished": _iso(time.time()),
             "target": self.target,
@@ -123,6 +125,7 @@ def _test_record(judgement: Judgement) -> dict[str, Any]:
         ],
         "note": judgement.note,
         "duration": round(sum(e.elapsed for e in judgement.exchanges), 3),
+        "retries": [retry for exchange in judgement.exchanges for retry in exchange.retries],
         "reproducer": judgement.reproducer,
         **judgement.extra,
     }

@@ -62,6 +62,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("seed", "per-request sampling seed, so streamed and blocking answers can be compared", int, 1234),
     Option("temperature", "temperature sent with every request (default: not sent, the server decides)", float),
     Option("concurrency", "requests in flight at once", _positive_int, 16),
+    Option(
+        "repeat", "send each case K times (seeds seed..seed+K-1); a test passes only if all K pass", _positive_int, 1
+    ),
+    Option("retry_overloaded", "retries of a request answered 429 or 503, with backoff (0: none)", int, 0),
+    Option("ca_bundle", "CA bundle for TLS verification of https endpoints (verification is always on)", str),
     Option("report_dir", "where run reports are written", str, "reports"),
     Option("expectations", "expectation file: known failures become xfail, only regressions fail the run", str),
     Option(
@@ -87,12 +92,20 @@ class Settings:
     seed: int
     temperature: float | None
     concurrency: int
+    repeat: int
+    retry_overloaded: int
+    ca_bundle: str | None
     report_dir: str
     expectations: str | None
     target_flavour: str
     target_strict_level: str | None
     target_args: str
     target_timeout: float
+
+    @property
+    def verify(self) -> str | bool:
+        """What httpx verifies TLS against: the given CA bundle, else the system's."""
+        return self.ca_bundle or True
 
     def with_target(self, endpoint: str, model: str) -> Settings:
         """The same settings pointed at a resolved endpoint and model."""
@@ -127,6 +140,10 @@ def resolve(config: pytest.Config, environ: dict[str, str] | None = None) -> Set
             raise pytest.UsageError(f"{option.flag} (from {source}): {exc}") from None
     if values["endpoint"]:
         values["endpoint"] = values["endpoint"].rstrip("/")
+    if values["ca_bundle"] and not os.path.isfile(values["ca_bundle"]):
+        raise pytest.UsageError(f"--ca-bundle {values['ca_bundle']}: no such file")
+    if values["retry_overloaded"] < 0:
+        raise pytest.UsageError("--retry-overloaded must be 0 or more")
     return Settings(**values)
 
 

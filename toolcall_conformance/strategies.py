@@ -179,18 +179,28 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+STRING_KINDS = ("plain", "length", "pattern", "format")  # simplest first: shrinking goes this way
+
+
 @st.composite
 def string_schemas(draw: st.DrawFn, require: Collection[str] = (), formats: tuple[str, ...] = FORMATS) -> Schema:
-    """{"type": "string"} with length bounds, a pattern (with or without length bounds) or a format."""
+    """{"type": "string"} plain, with length bounds, with a pattern (and maybe length bounds) or with a format."""
     schema: Schema = {"type": "string"}
     if "format" in require:
+        kind = "format"
+    elif "pattern" in require:
+        kind = "pattern"
+    elif {"minLength", "maxLength"} & set(require):
+        kind = "length"
+    else:
+        kind = draw(st.sampled_from(STRING_KINDS))
+    if kind == "format":
         schema["format"] = draw(st.sampled_from(formats))
         return schema  # a format fixes the shape; length bounds could contradict it
     shortest, longest = 0, None
-    if "pattern" in require or ("minLength" not in require and "maxLength" not in require and draw(st.booleans())):
+    if kind == "pattern":
         schema["pattern"], (shortest, longest) = draw(st.sampled_from(sorted(PATTERNS.items())))
-    elif not require and draw(st.booleans()):
-        schema["format"] = draw(st.sampled_from(formats))
+    if kind == "plain" or (kind == "pattern" and not draw(st.booleans())):
         return schema
     if _present(draw, "minLength", require):
         schema["minLength"] = draw(st.integers(0, longest if longest is not None else shortest + 8))
@@ -204,10 +214,10 @@ def string_schemas(draw: st.DrawFn, require: Collection[str] = (), formats: tupl
 def integer_schemas(draw: st.DrawFn, require: Collection[str] = ()) -> Schema:
     """{"type": "integer"} with bounds (inclusive and exclusive) and multipleOf, all met by one drawn value."""
     schema: Schema = {"type": "integer"}
-    step = draw(st.sampled_from(INTEGER_STEPS)) if _present(draw, "multipleOf", require) else 1
+    step = 1
+    if _present(draw, "multipleOf", require):
+        schema["multipleOf"] = step = draw(st.sampled_from(INTEGER_STEPS))
     anchor = draw(st.integers(-1000, 1000)) * step  # the value every bound below admits
-    if step != 1:
-        schema["multipleOf"] = step
     gap = st.integers(0, 100)
     if _present(draw, "minimum", require):
         schema["minimum"] = anchor - draw(gap)
@@ -224,10 +234,10 @@ def integer_schemas(draw: st.DrawFn, require: Collection[str] = ()) -> Schema:
 def number_schemas(draw: st.DrawFn, require: Collection[str] = ()) -> Schema:
     """{"type": "number"} with bounds and multipleOf, all met by one drawn value; every number exact in binary."""
     schema: Schema = {"type": "number"}
-    step = draw(st.sampled_from(NUMBER_STEPS)) if _present(draw, "multipleOf", require) else NUMBER_GRAIN
+    step = NUMBER_GRAIN
+    if _present(draw, "multipleOf", require):
+        schema["multipleOf"] = step = draw(st.sampled_from(NUMBER_STEPS))
     anchor = draw(st.integers(-4000, 4000)) * step
-    if step != NUMBER_GRAIN:
-        schema["multipleOf"] = step
     gap = st.integers(0, 400).map(lambda grains: grains * NUMBER_GRAIN)
     if _present(draw, "minimum", require):
         schema["minimum"] = anchor - draw(gap)
@@ -486,66 +496,92 @@ def generated_tool_sets(strictness: str = "mixed", max_tools: int = MAX_TOOLS) -
 # ---------------------------------------------------------------- one keyword at a time
 
 PROBE_PROPERTY = "value"
+PLAIN_TYPES = ("string", "integer", "number", "boolean")
 
 
-def _probe(schema: st.SearchStrategy[Schema | None]) -> st.SearchStrategy[Schema | None]:
-    return schema.map(lambda found: _one_property(found))
+def plain_schemas() -> st.SearchStrategy[Schema]:
+    """{"type": T} and nothing else, T a scalar type: the neutral filling of a keyword probe."""
+    return st.sampled_from([{"type": name} for name in PLAIN_TYPES])
 
 
-def _one_property(schema: Schema | None) -> Schema:
+def _probe(schemas: st.SearchStrategy[Schema], *keep: str) -> st.SearchStrategy[Schema]:
+    """Parameters with one required property whose schema keeps only `keep` (all of it when empty)."""
+    return schemas.map(lambda found: _one_property(_keeping(found, keep) if keep else found))
+
+
+def _keeping(schema: Schema, keep: tuple[str, ...]) -> Schema:
+    # Dropping constraints only widens a schema, so it stays satisfiable.
+    return {key: value for key, value in schema.items() if key in keep}
+
+
+def _probed(parameters: Schema) -> Schema:
+    return parameters["properties"][PROBE_PROPERTY]
+
+
+def _one_property(schema: Schema) -> Schema:
     return {"type": "object", "properties": {PROBE_PROPERTY: schema}, "required": [PROBE_PROPERTY]}
 
 
 def _number_with(keyword: str) -> st.SearchStrategy[Schema]:
-    return st.one_of(integer_schemas(require=(keyword,)), number_schemas(require=(keyword,)))
+    schemas = st.one_of(integer_schemas(require=(keyword,)), number_schemas(require=(keyword,)))
+    return _probe(schemas, "type", keyword)
 
 
-# probe id -> parameters schemas that use that keyword (in one required property unless the probe is structural)
+def _string_with(keyword: str, formats: tuple[str, ...] = FORMATS) -> st.SearchStrategy[Schema]:
+    return _probe(string_schemas(require=(keyword,), formats=formats), "type", keyword)
+
+
+def _array_with(keyword: str) -> st.SearchStrategy[Schema]:
+    arrays = array_schemas(plain_schemas(), require=("items", keyword))
+    return _probe(arrays.filter(lambda schema: schema.get("minItems") != 0), "type", "items", keyword)
+
+
+# probe id -> parameters schemas that use that keyword and, beside it, only plain {"type": T} schemas
 KEYWORD_PROBES: dict[str, Callable[[], st.SearchStrategy[Schema | None]]] = {
-    "type:string": lambda: _probe(st.just({"type": "string"})),
-    "type:integer": lambda: _probe(st.just({"type": "integer"})),
-    "type:number": lambda: _probe(st.just({"type": "number"})),
-    "type:boolean": lambda: _probe(boolean_schemas()),
+    "type": lambda: _probe(plain_schemas()),
     "type:null": lambda: _probe(null_schemas()),
-    "properties": lambda: object_schemas(scalar_schemas(), require=("properties",)),
-    "required": lambda: object_schemas(scalar_schemas(), require=("required",)),
-    "additionalProperties:false": lambda: object_schemas(scalar_schemas(), require=("required",)).map(
-        lambda schema: {**schema, "additionalProperties": False}
+    "properties": lambda: object_schemas(plain_schemas(), require=("properties",)).map(
+        lambda schema: _keeping(schema, ("type", "properties"))
     ),
-    "nested-object": lambda: _probe(object_schemas(scalar_schemas(), require=("required",), max_properties=2)),
-    "items": lambda: _probe(array_schemas(scalar_schemas(), require=("items",))),
-    "minItems": lambda: _probe(array_schemas(scalar_schemas(), require=("minItems",)).filter(_min_items_bite)),
-    "maxItems": lambda: _probe(array_schemas(scalar_schemas(), require=("maxItems",))),
+    "required": lambda: object_schemas(plain_schemas(), require=("required",)).map(
+        lambda schema: _keeping(schema, ("type", "properties", "required"))
+    ),
+    "additionalProperties:false": lambda: object_schemas(plain_schemas(), require=("required",)).map(
+        lambda schema: {**_keeping(schema, ("type", "properties", "required")), "additionalProperties": False}
+    ),
+    "nested-object": lambda: _probe(
+        object_schemas(plain_schemas(), require=("required",), max_properties=2), "type", "properties", "required"
+    ),
+    "items": lambda: _array_with("items"),
+    "minItems": lambda: _array_with("minItems"),
+    "maxItems": lambda: _array_with("maxItems"),
     "enum": lambda: _probe(enum_schemas()),
     "const": lambda: _probe(const_schemas()),
-    "minimum": lambda: _probe(_number_with("minimum")),
-    "maximum": lambda: _probe(_number_with("maximum")),
-    "exclusiveMinimum": lambda: _probe(_number_with("exclusiveMinimum")),
-    "exclusiveMaximum": lambda: _probe(_number_with("exclusiveMaximum")),
-    "multipleOf:integer": lambda: _probe(integer_schemas(require=("multipleOf",))),
-    "multipleOf:number": lambda: _probe(number_schemas(require=("multipleOf",))),
-    "minLength": lambda: _probe(string_schemas(require=("minLength",)).filter(lambda s: s["minLength"] > 0)),
-    "maxLength": lambda: _probe(string_schemas(require=("maxLength",))),
-    "pattern": lambda: _probe(string_schemas(require=("pattern",))),
-    **{
-        f"format:{name}": (lambda name=name: _probe(string_schemas(require=("format",), formats=(name,))))
-        for name in FORMATS
-    },
-    "anyOf": lambda: _probe(any_of_schemas()),
-    "oneOf": lambda: _probe(one_of_schemas()),
-    "$ref": lambda: with_definitions(object_schemas(scalar_schemas(), require=("required",), max_properties=1)),
-    "nullable:type-list": lambda: _probe(nullable_schemas().filter(lambda s: "type" in s)),
-    "nullable:anyOf": lambda: _probe(nullable_schemas().filter(lambda s: "anyOf" in s)),
+    "minimum": lambda: _number_with("minimum"),
+    "maximum": lambda: _number_with("maximum"),
+    "exclusiveMinimum": lambda: _number_with("exclusiveMinimum"),
+    "exclusiveMaximum": lambda: _number_with("exclusiveMaximum"),
+    "multipleOf:integer": lambda: _probe(integer_schemas(require=("multipleOf",)), "type", "multipleOf"),
+    "multipleOf:number": lambda: _probe(number_schemas(require=("multipleOf",)), "type", "multipleOf"),
+    "minLength": lambda: _string_with("minLength").filter(lambda schema: _probed(schema)["minLength"] > 0),
+    "maxLength": lambda: _string_with("maxLength"),
+    "pattern": lambda: _string_with("pattern"),
+    **{f"format:{name}": (lambda name=name: _string_with("format", (name,))) for name in FORMATS},
+    "anyOf": lambda: _probe(any_of_schemas(plain_schemas())),
+    "oneOf": lambda: _probe(
+        st.lists(st.sampled_from(("string", "integer", "boolean", "null")), min_size=1, max_size=3, unique=True).map(
+            lambda types: {"oneOf": [{"type": name} for name in types]}
+        )
+    ),
+    "$ref": lambda: with_definitions(st.builds(_one_property, plain_schemas())),
+    "nullable:type-list": lambda: _probe(plain_schemas().map(lambda schema: {"type": [schema["type"], "null"]})),
+    "nullable:anyOf": lambda: _probe(plain_schemas().map(lambda schema: {"anyOf": [schema, {"type": "null"}]})),
     "empty-properties": lambda: st.just({"type": "object", "properties": {}}),
     "no-parameters": lambda: st.none(),
     "unusual-property-name": lambda: object_schemas(
-        scalar_schemas(), require=("required",), names=st.sampled_from(UNUSUAL_PROPERTY_NAMES), max_properties=1
-    ),
+        plain_schemas(), require=("required",), names=st.sampled_from(UNUSUAL_PROPERTY_NAMES), max_properties=1
+    ).map(lambda schema: _keeping(schema, ("type", "properties", "required"))),
 }
-
-
-def _min_items_bite(schema: Schema) -> bool:
-    return schema["minItems"] > 0
 
 
 def keyword_tool_sets(probe: str, strict: bool) -> st.SearchStrategy[list[Tool]]:

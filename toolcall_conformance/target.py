@@ -24,12 +24,14 @@ class Target:
     server_version: str | None
 
 
-def preflight(endpoint: str, api_key: str, model: str | None, timeout: float = PREFLIGHT_TIMEOUT) -> Target:
+def preflight(
+    endpoint: str, api_key: str, model: str | None, timeout: float = PREFLIGHT_TIMEOUT, verify: str | bool = True
+) -> Target:
     """Ask GET /models once; raise PreflightError with the URL and cause when the endpoint is unusable."""
     url = endpoint.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {api_key}"}
     try:
-        response = httpx.get(url, headers=headers, timeout=timeout)
+        response = httpx.get(url, headers=headers, timeout=timeout, verify=verify)
     except httpx.ConnectError as exc:
         raise PreflightError(f"cannot reach {url}: {exc or 'connection failed'}") from None
     except httpx.TimeoutException:
@@ -41,7 +43,7 @@ def preflight(endpoint: str, api_key: str, model: str | None, timeout: float = P
         raise PreflightError(f"GET {url} answered HTTP {response.status_code}{hint}: {response.text[:200]!r}")
     ids = _model_ids(response, url)
     chosen = model or ids[0]
-    return Target(endpoint.rstrip("/"), chosen, tuple(ids), server_version(endpoint, headers))
+    return Target(endpoint.rstrip("/"), chosen, tuple(ids), server_version(endpoint, headers, verify))
 
 
 def _model_ids(response: httpx.Response, url: str) -> list[str]:
@@ -56,11 +58,11 @@ def _model_ids(response: httpx.Response, url: str) -> list[str]:
     return ids
 
 
-def server_version(endpoint: str, headers: dict[str, str]) -> str | None:
+def server_version(endpoint: str, headers: dict[str, str], verify: str | bool = True) -> str | None:
     """vLLM answers GET /version beside /v1; other servers may not, which is fine."""
     root = endpoint.rstrip("/").removesuffix("/v1")
     try:
-        response = httpx.get(root + "/version", headers=headers, timeout=3.0)
+        response = httpx.get(root + "/version", headers=headers, timeout=3.0, verify=verify)
         version = response.json().get("version") if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
