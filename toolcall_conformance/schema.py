@@ -72,10 +72,13 @@ def validator(schema: dict[str, Any]) -> Draft202012Validator:
 def schema_problems(instance: Any, schema: dict[str, Any]) -> list[SchemaProblem]:
     """Every way the instance breaks the schema, most specific first; [] when valid."""
     try:
-        checker = validator(schema)
-        errors = sorted(checker.iter_errors(instance), key=lambda e: (list(e.absolute_path), e.message))
+        return _problems(validator(schema), instance)
     except SchemaError as exc:
         return [SchemaProblem("", f"the tool's own schema is invalid: {exc.message}", shorten(exc.schema), "-")]
+
+
+def _problems(checker: Draft202012Validator, instance: Any) -> list[SchemaProblem]:
+    errors = sorted(checker.iter_errors(instance), key=lambda e: (list(e.absolute_path), e.message))
     return [_problem(error) for error in errors]
 
 
@@ -85,6 +88,11 @@ def envelope_schema(name: str) -> dict[str, Any]:
     return json.loads((ENVELOPE_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
+@cache
+def _envelope_validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(envelope_schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
 def envelope_problems(document: Any, name: str) -> list[SchemaProblem]:
     """Every way a response document breaks OpenAI's envelope for its kind."""
-    return schema_problems(document, envelope_schema(name))
+    return _problems(_envelope_validator(name), document)
