@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from selftests.fault_server import FaultServer
+from selftests.suite_run import REPO, run_suite
 from toolcall_conformance.cases import equivalence_pairs, named_cases, parallel_off_cases, required_cases
 from toolcall_conformance.expectations import Change, Expected, compare, from_results, load
 
-REPO = Path(__file__).resolve().parent.parent
 SEED_REQUIRED = "weather-seed and not strict and test_required"
 
 
@@ -56,20 +56,8 @@ def test_written_file_loads_back_with_must_checks_only(tmp_path: Path):
 
 
 def _run(pytester: pytest.Pytester, fault: str, expectations: Path) -> tuple[pytest.RunResult, dict]:
-    report_dir = pytester.path / "reports"
     with FaultServer(fault) as server:
-        result = pytester.runpytest_subprocess(
-            str(REPO / "tests"),
-            f"--rootdir={REPO}",
-            f"--endpoint={server.base_url}",
-            f"--report-dir={report_dir}",
-            f"--expectations={expectations}",
-            "-p",
-            "no:cacheprovider",
-            "-k",
-            SEED_REQUIRED,
-        )
-    return result, json.loads((report_dir / "latest" / "results.json").read_text())
+        return run_suite(pytester, server.base_url, f"--expectations={expectations}", "-k", SEED_REQUIRED)
 
 
 def _expectations(tmp_path: Path, checks: list[str]) -> Path:

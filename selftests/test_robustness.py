@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
 from selftests.fault_server import FaultServer
+from selftests.suite_run import run_suite
 
-REPO = Path(__file__).resolve().parent.parent
 SEED_REQUIRED = "weather-seed and not strict and test_required"
 
 
 def run(pytester: pytest.Pytester, endpoint: str, *args: str) -> tuple[pytest.RunResult, dict, float]:
     """Run the suite; return pytest's result, results.json (or {}) and the wall time."""
-    report_dir = pytester.path / "reports"
     started = time.monotonic()
-    result = pytester.runpytest_subprocess(
-        str(REPO / "tests"),
-        f"--rootdir={REPO}",
-        f"--endpoint={endpoint}",
-        f"--report-dir={report_dir}",
-        "-p",
-        "no:cacheprovider",
-        *args,
-    )
-    elapsed = time.monotonic() - started
-    results = report_dir / "latest" / "results.json"
-    return result, json.loads(results.read_text()) if results.exists() else {}, elapsed
+    result, document = run_suite(pytester, endpoint, *args)
+    return result, document, time.monotonic() - started
 
 
 def verdicts(document: dict) -> dict[str, str]:

@@ -5,15 +5,12 @@ Each run is a real pytest session (pytester, in a subprocess) against a real HTT
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from selftests.fault_server import FaultServer
+from selftests.suite_run import run_suite
 from toolcall_conformance.checks import REGISTRY
 
-REPO = Path(__file__).resolve().parent.parent
 SEED = "weather-seed and not strict"
 BLOCKING, STREAM = ("blocking",), ("stream",)
 BOTH = BLOCKING + STREAM
@@ -116,22 +113,10 @@ EXPECTED: dict[str, tuple[str, dict]] = {
 }
 
 
-def run_suite(pytester: pytest.Pytester, fault: str, selection: str) -> tuple[pytest.RunResult, dict]:
-    """Run the conformance suite against a fault server; return pytest's result and the tests' records."""
-    report_dir = pytester.path / "reports"
+def run_against(pytester: pytest.Pytester, fault: str, *args: str) -> tuple[pytest.RunResult, dict]:
+    """Run the suite against a fault server; return pytest's result and results.json."""
     with FaultServer(fault) as server:
-        result = pytester.runpytest_subprocess(
-            str(REPO / "tests"),
-            f"--rootdir={REPO}",
-            f"--endpoint={server.base_url}",
-            f"--report-dir={report_dir}",
-            "-p",
-            "no:cacheprovider",
-            "-k",
-            selection,
-        )
-    document = json.loads((report_dir / "latest" / "results.json").read_text())
-    return result, {record["test"]: record for record in document["tests"]}
+        return run_suite(pytester, server.base_url, *args)
 
 
 def _outcome(record: dict) -> object:
@@ -146,7 +131,8 @@ def _outcome(record: dict) -> object:
 @pytest.mark.parametrize("fault", list(EXPECTED))
 def test_fault_fails_exactly_its_checks(pytester: pytest.Pytester, fault: str):
     selection, expected = EXPECTED[fault]
-    result, records = run_suite(pytester, fault, selection)
+    result, document = run_against(pytester, fault, "-k", selection)
+    records = {record["test"]: record for record in document["tests"]}
     assert records, result.stdout.str()
     outcomes = {test: _outcome(record) for test, record in records.items() if record["verdict"] != "pass"}
     assert outcomes == expected
@@ -167,25 +153,12 @@ def test_every_check_is_proven_by_a_fault():
 
 
 def test_xdist_workers_write_one_merged_report(pytester: pytest.Pytester):
-    report_dir = pytester.path / "reports"
-    with FaultServer("args-schema-violation") as server:
-        result = pytester.runpytest_subprocess(
-            str(REPO / "tests"),
-            f"--rootdir={REPO}",
-            f"--endpoint={server.base_url}",
-            f"--report-dir={report_dir}",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "2",
-            "-k",
-            "weather-seed and not strict and test_required",
-        )
-    document = json.loads((report_dir / "latest" / "results.json").read_text())
+    selection = "weather-seed and not strict and test_required"
+    result, document = run_against(pytester, "args-schema-violation", "-n", "2", "-k", selection)
     assert result.ret == 1
     assert sorted(record["test"] for record in document["tests"]) == [
         "test_required[weather-seed-blocking]",
         "test_required[weather-seed-stream]",
     ]
     assert document["totals"] == {"fail": 2} and document["requests_sent"] == 2
-    assert not (report_dir / "latest" / "parts").exists()
+    assert not (pytester.path / "reports" / "latest" / "parts").exists()
