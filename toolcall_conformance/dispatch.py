@@ -86,6 +86,7 @@ class Dispatcher:
         self._concurrency = concurrency
         self._futures: dict[str, Future[Exchange]] = {}
         self.death: ServerDeath | None = None
+        self.first_sent: float | None = None
         self._good = 0
         self._started = 0
         self._failures_in_a_row = 0
@@ -126,6 +127,7 @@ class Dispatcher:
             if self.death is not None:
                 return not_sent(self.endpoint, body, f"not sent: {self.death.describe()}")
             self._started += 1
+            self.first_sent = self.first_sent or time.time()
             exchange = await send(self._http, self.endpoint, self._api_key, body, self._timeout)
             retries: list[dict[str, Any]] = []
             if _broke_before_answering(exchange):

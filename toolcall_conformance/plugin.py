@@ -231,6 +231,7 @@ def dispatcher(request: pytest.FixtureRequest, request_settings: Settings) -> It
     finally:
         recorder = request.config.stash[RECORDER]
         recorder.requests_sent = sender.sent
+        recorder.first_request = sender.first_sent
         if sender.death is not None:
             recorder.server_death = sender.death.describe()
         sender.close()

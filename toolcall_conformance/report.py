@@ -39,6 +39,8 @@ class RunRecorder:
         self.requests_sent = 0
         self.server_death: str | None = None
         self.complete = True
+        self.first_request: float | None = None
+        self.last_verdict: float | None = None
 
     def _secrets(self) -> list[str]:
         return [self.settings.api_key]
@@ -52,6 +54,7 @@ class RunRecorder:
             path.write_text(scrub(text, self._secrets()) + "\n", encoding="utf-8")
             judgement.reproducer = os.path.relpath(path)
         self.records[judgement.test_id] = _test_record(judgement)
+        self.last_verdict = time.time()
 
     def document(self) -> dict[str, Any]:
         """results.json as a dictionary."""
@@ -66,10 +69,17 @@ class RunRecorder:
             "target": self.target,
             "options": options,
             "requests_sent": self.requests_sent,
+            "request_phase_seconds": self._request_phase(),
             "server_death": self.server_death,
             "totals": dict(Counter(record["verdict"] for record in self.records.values())),
             "tests": list(self.records.values()),
         }
+
+    def _request_phase(self) -> float | None:
+        """Seconds from the first request sent to the last verdict: the suite's time for its requests."""
+        if self.first_request is None or self.last_verdict is None:
+            return None
+        return round(self.last_verdict - self.first_request, 3)
 
     def write_part(self, worker: str) -> None:
         """An xdist worker's share of the run, merged by the controller."""
