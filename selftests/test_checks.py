@@ -121,3 +121,27 @@ def test_format_is_checked():
 def test_every_check_names_its_rule_and_source():
     for registered in REGISTRY.values():
         assert registered.rule.endswith(".") and registered.source, registered.id
+
+
+def test_absurdly_nested_or_nan_json_is_a_named_violation_not_a_crash():
+    deep = "[" * 100_000
+    assert _failed(_blocking([_call("get_forecast", deep)])) == {"args.json"}
+    assert _failed(_blocking([_call("get_forecast", '{"city": "A", "days": NaN}')])) == {"args.json"}
+    exchange = Exchange(url="u", request={"tools": list(TOOLS)}, stream=False, status=200, raw=deep.encode())
+    from toolcall_conformance.client import _parse
+
+    _parse(exchange)
+    assert [v.check for v in run_checks(Case(TOOLSET, "blocking", "required"), exchange)[1]] == ["http.json"]
+
+
+def test_equivalence_is_type_strict():
+    from toolcall_conformance.answer import Answer, Call
+    from toolcall_conformance.checks import _comparable
+
+    one = Answer([Call(0, "a", "function", "f", '{"n": 1}')])
+    true = Answer([Call(0, "a", "function", "f", '{"n": true}')])
+    quoted = Answer([Call(0, "a", "function", "f", '"strin"')])
+    raw = Answer([Call(0, "a", "function", "f", "strin")])
+    assert _comparable(one) != _comparable(true)
+    assert _comparable(quoted) != _comparable(raw)
+    assert _comparable(one) == _comparable(Answer([Call(0, "b", "function", "f", '{ "n" :1 }')]))

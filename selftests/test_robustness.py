@@ -103,12 +103,14 @@ def test_no_api_key_in_anything_written(pytester: pytest.Pytester, monkeypatch: 
     secret = "sk-test-SECRET-0123456789"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     with FaultServer("args-schema-violation") as server:
-        result, document, _ = run(pytester, server.base_url, "-k", "weather-seed")
+        with_credentials = server.base_url.replace("http://", "http://someone:hunter2-password@")
+        result, document, _ = run(pytester, with_credentials, "-k", "weather-seed")
     assert document["totals"]["fail"] > 0
     written = [path for path in (pytester.path / "reports").rglob("*") if path.is_file()]
     assert any("reproducers" in str(path) for path in written)
-    assert [path for path in written if secret in path.read_text(errors="replace")] == []
-    assert secret not in result.stdout.str() + result.stderr.str()
+    for leaked in (secret, "hunter2-password"):
+        assert [path for path in written if leaked in path.read_text(errors="replace")] == []
+        assert leaked not in result.stdout.str() + result.stderr.str()
 
 
 def test_overloaded_answers_are_retried_only_when_asked_and_every_retry_is_recorded(pytester: pytest.Pytester):

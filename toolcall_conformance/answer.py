@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from .client import Exchange
+from .schema import strict_json
 from .stream import Reassembly, reassemble
 
 
@@ -25,7 +25,7 @@ class Call:
         if not isinstance(self.arguments, str):
             return None, f"arguments is {type(self.arguments).__name__}, not a string holding JSON"
         try:
-            return json.loads(self.arguments), None
+            return strict_json(self.arguments), None
         except ValueError as exc:
             return None, f"arguments is not JSON ({exc})"
 

@@ -13,7 +13,7 @@ from typing import Any
 from .answer import Answer, Call, answer_of
 from .cases import Case, Pair, parameters_of
 from .client import Exchange
-from .schema import CHUNK, COMPLETION, envelope_problems, schema_problems, shorten
+from .schema import CHUNK, COMPLETION, envelope_problems, schema_problems, shorten, strict_json
 from .stream import StreamedCall
 
 OPENAI_CHAT = "OpenAI API reference, Chat Completions"
@@ -459,7 +459,7 @@ def _has_markup(content: str) -> bool:
     if not stripped.startswith(("{", "[")):
         return False
     try:
-        decoded = json.loads(stripped)
+        decoded = strict_json(stripped)
     except ValueError:
         return False
     items = decoded if isinstance(decoded, list) else [decoded]
@@ -563,11 +563,13 @@ class PairObservation:
     stream: Observation
 
 
-def _comparable(answer: Answer) -> list[tuple[Any, Any]]:
+def _comparable(answer: Answer) -> list[tuple[Any, str]]:
+    """Names and arguments in a type-strict form: 1 and true differ, and so do JSON and raw text."""
     calls = []
     for call in answer.calls:
         decoded, problem = call.parsed_arguments()
-        calls.append((call.name, call.arguments if problem else decoded))
+        arguments = f"raw {call.arguments!r}" if problem else "json " + json.dumps(decoded, sort_keys=True)
+        calls.append((call.name, arguments))
     return calls
 
 

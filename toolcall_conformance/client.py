@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from .redact import url_without_credentials
+from .schema import strict_json
 from .stream import SseEvent, parse_sse
 
 TRANSPORT_CONNECT = "transport.connect"
@@ -79,7 +80,9 @@ async def send(http: httpx.AsyncClient, endpoint: str, api_key: str, body: dict[
             TRANSPORT_TIMEOUT, f"no complete response within {timeout:g} s ({_progress(exchange)})"
         )
     except httpx.ConnectError as exc:
-        exchange.transport_error = TransportError(TRANSPORT_CONNECT, f"cannot connect to {exchange.url}: {exc}")
+        exchange.transport_error = TransportError(
+            TRANSPORT_CONNECT, f"cannot connect to {url_without_credentials(exchange.url)}: {exc}"
+        )
     except (httpx.TransportError, httpx.StreamError) as exc:
         exchange.transport_error = TransportError(
             TRANSPORT_BROKEN, f"connection broke: {type(exc).__name__}: {exc or 'no detail'} ({_progress(exchange)})"
@@ -91,6 +94,7 @@ async def send(http: httpx.AsyncClient, endpoint: str, api_key: str, body: dict[
 
 async def _receive(http: httpx.AsyncClient, exchange: Exchange, api_key: str, clock: float) -> None:
     headers = {
+        "Accept-Encoding": "identity",
         "Authorization": f"Bearer {api_key}",
         "Accept": "text/event-stream" if exchange.stream else "application/json",
     }
@@ -120,6 +124,6 @@ def _parse(exchange: Exchange) -> None:
         exchange.events = parse_sse(exchange.raw)
         return
     try:
-        exchange.json_body = json.loads(exchange.raw)
+        exchange.json_body = strict_json(exchange.raw)
     except (ValueError, UnicodeDecodeError) as exc:
         exchange.json_error = f"{type(exc).__name__}: {exc}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from concurrent.futures import Future
@@ -33,6 +34,8 @@ def _backoff(exchange: Exchange, attempt: int) -> float:
     try:
         wanted = float(exchange.headers.get("retry-after", ""))
     except ValueError:
+        wanted = math.nan
+    if not math.isfinite(wanted):
         wanted = 0.5 * 2**attempt
     return min(max(wanted, 0.0), MAX_BACKOFF)
 
@@ -179,3 +182,5 @@ class Dispatcher:
             asyncio.run_coroutine_threadsafe(self._http.aclose(), self._loop).result(timeout=10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+        if not self._loop.is_running():
+            self._loop.close()

@@ -59,6 +59,8 @@ def compare(expected: Expected | None, verdict: str, checks: set[str]) -> Change
         return Change.KNOWN_FAILURE if checks <= expected.checks else Change.REGRESSION
     if failed:
         return Change.REGRESSION
+    if verdict == "truncated" and expected.verdict not in NOT_JUDGED:
+        return Change.REGRESSION  # it ran to max_tokens: nothing of it is judged any more
     if verdict == expected.verdict:
         return Change.AS_EXPECTED
     if expected.verdict in ("fail", "error") and verdict in ("pass", "warn"):

@@ -21,6 +21,7 @@ from .expectations import Change, Expected
 from .expectations import compare as compare_expectation
 from .expectations import load as load_expectations
 from .explain import curl_line, one_line, render
+from .redact import scrub, url_without_credentials
 from .report import RunRecorder
 from .settings import Settings, add_options, resolve
 from .target import PreflightError, Target, preflight
@@ -138,6 +139,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     recorder.merge_parts()
     if recorder.records:
         session.config.stash[RESULTS_PATH] = recorder.write()
+    if recorder.server_death and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 RESULTS_PATH = pytest.StashKey[Path]()
@@ -159,7 +162,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     expectations = config.stash.get(EXPECTATIONS, None)
     if expectations is not None:
         records = recorder.records.values()
-        changes = Counter(record.get("expectation") for record in records)
+        changes = Counter(record.get("expectation") or f"not judged ({record['verdict']})" for record in records)
         not_run = len(set(expectations) - set(recorder.records))
         summary = ", ".join(f"{count} {change}" for change, count in sorted(changes.items()))
         terminalreporter.write_line(f"against {config.stash[SETTINGS].expectations}: {summary}; {not_run} not run")
@@ -194,9 +197,13 @@ def target(conformance_settings: Settings, pytestconfig: pytest.Config) -> Targe
         except PreflightError as exc:
             problem = f"preflight failed: {exc}"
     if problem:
-        pytest.fail(problem, pytrace=False)
+        pytest.fail(scrub(problem, [settings.api_key]), pytrace=False)
     pytestconfig.stash[RECORDER].target.update(
-        {"endpoint": found.endpoint, "model": found.model, "server_version": found.server_version}
+        {
+            "endpoint": url_without_credentials(found.endpoint),
+            "model": found.model,
+            "server_version": found.server_version,
+        }
     )
     return found
 
@@ -259,7 +266,7 @@ def _usable(exchange: Exchange, request: pytest.FixtureRequest, dispatcher: Disp
     verdict = Verdict.TIMEOUT if error.kind == TRANSPORT_TIMEOUT else Verdict.ERROR
     request.config.stash[RECORDER].record(Judgement(request.node.name, verdict, exchanges=[exchange], note=note))
     where = "" if error.kind == TRANSPORT_CONNECT else f"\nReproduce with:\n  {curl_line(exchange)}"
-    pytest.fail(f"{note}{where}", pytrace=False)
+    pytest.fail(scrub(f"{note}{where}", [request.config.stash[SETTINGS].api_key]), pytrace=False)
 
 
 @pytest.fixture
@@ -308,12 +315,25 @@ def _judge_one(test_id: str, case: Case, exchange: Exchange) -> Judgement:
 
 
 # With --repeat, the test's verdict is its worst repetition's.
-_SEVERITY = (Verdict.ERROR, Verdict.FAIL, Verdict.WARN, Verdict.INCONCLUSIVE, Verdict.TRUNCATED, Verdict.PASS)
+_SEVERITY = (
+    Verdict.ERROR,
+    Verdict.TIMEOUT,
+    Verdict.FAIL,
+    Verdict.NOT_RUN,
+    Verdict.WARN,
+    Verdict.INCONCLUSIVE,
+    Verdict.TRUNCATED,
+    Verdict.PASS,
+)
 
 
 def _combine(runs: list[Judgement]) -> Judgement:
     """One judgement for K repetitions: the worst one, with the pass rate (pass^k: all K passed)."""
     worst = min(runs, key=lambda run: _SEVERITY.index(run.verdict))
+    for run in runs:
+        if run is not worst:
+            seen = {(v.check, v.message) for v in worst.violations}
+            worst.violations += [v for v in run.violations if (v.check, v.message) not in seen]
     if len(runs) > 1:
         passed = sum(run.verdict in (Verdict.PASS, Verdict.WARN) for run in runs)
         worst.extra.update({"repeat": len(runs), "passed": passed, "pass_rate": round(passed / len(runs), 3)})
@@ -373,25 +393,24 @@ def _conclude(judgement: Judgement, request: pytest.FixtureRequest) -> Judgement
     change, expected = None, None
     if expectations is not None:
         expected = expectations.get(judgement.test_id)
-        change = compare_expectation(expected, judgement.verdict.value, set(judgement.failed_checks))
+        change = compare_expectation(expected, judgement.verdict.value, set(judgement.must_checks))
         judgement.extra["expectation"] = change.value
     request.config.stash[RECORDER].record(judgement)
+    secrets = [request.config.stash[SETTINGS].api_key]
     if change is Change.KNOWN_FAILURE:
-        pytest.xfail(f"known failure ({', '.join(judgement.failed_checks)}): {expected.reason if expected else ''}")
+        pytest.xfail(
+            scrub(f"known failure ({', '.join(judgement.must_checks)}): {expected.reason if expected else ''}", secrets)
+        )
     if change is Change.REGRESSION and expected is not None:
         was = f"{expected.verdict} ({', '.join(sorted(expected.checks)) or 'no checks broken'})"
-        pytest.fail(f"REGRESSION: expected {was}\n{render(judgement)}", pytrace=False)
+        pytest.fail(scrub(f"REGRESSION: expected {was}\n{render(judgement)}", secrets), pytrace=False)
     if change is Change.FIXED and expected is not None:
-        warnings.warn(
-            ConformanceWarning(
-                f"FIXED: expected {expected.verdict} ({', '.join(sorted(expected.checks))}), now passes"
-            ),
-            stacklevel=1,
-        )
-    if judgement.verdict is Verdict.FAIL:
-        pytest.fail(render(judgement), pytrace=False)
+        fixed = f"FIXED: expected {expected.verdict} ({', '.join(sorted(expected.checks))}), now passes"
+        warnings.warn(ConformanceWarning(fixed), stacklevel=1)
+    if judgement.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.TIMEOUT):
+        pytest.fail(scrub(render(judgement), secrets), pytrace=False)
     if judgement.verdict in (Verdict.TRUNCATED, Verdict.INCONCLUSIVE):
-        pytest.skip(one_line(judgement))
+        pytest.skip(scrub(one_line(judgement), secrets))
     if judgement.verdict is Verdict.WARN:
-        warnings.warn(ConformanceWarning(render(judgement)), stacklevel=1)
+        warnings.warn(ConformanceWarning(scrub(render(judgement), secrets)), stacklevel=1)
     return judgement

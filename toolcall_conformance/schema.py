@@ -31,6 +31,18 @@ class SchemaProblem:
         return f"at {self.pointer or '/'}: {self.message} (schema wanted {self.wanted}; got {self.got})"
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str | bytes) -> Any:
+    """json.loads that rejects NaN and Infinity and turns absurd nesting into a ValueError."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply to decode") from None
+
+
 def shorten(value: Any, limit: int = SHOWN_CHARS) -> str:
     """Compact JSON (or repr) of a value, cut to a readable length."""
     try:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from .schema import strict_json
 
 DONE = "[DONE]"
 _SSE_FIELDS = ("event", "id", "retry")
@@ -106,7 +107,7 @@ def reassemble(events: list[SseEvent]) -> Reassembly:
             result.done_at = position
             continue
         try:
-            chunk = json.loads(event.data)
+            chunk = strict_json(event.data)
         except ValueError as exc:
             result.bad_data.append((position, event.data, str(exc)))
             continue

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from .redact import url_without_credentials
+
 PREFLIGHT_TIMEOUT = 10.0
 
 
@@ -29,19 +31,20 @@ def preflight(
 ) -> Target:
     """Ask GET /models once; raise PreflightError with the URL and cause when the endpoint is unusable."""
     url = endpoint.rstrip("/") + "/models"
+    shown = url_without_credentials(url)
     headers = {"Authorization": f"Bearer {api_key}"}
     try:
         response = httpx.get(url, headers=headers, timeout=timeout, verify=verify)
     except httpx.ConnectError as exc:
-        raise PreflightError(f"cannot reach {url}: {exc or 'connection failed'}") from None
+        raise PreflightError(f"cannot reach {shown}: {exc or 'connection failed'}") from None
     except httpx.TimeoutException:
-        raise PreflightError(f"{url} did not answer within {timeout:g} s") from None
+        raise PreflightError(f"{shown} did not answer within {timeout:g} s") from None
     except httpx.HTTPError as exc:
-        raise PreflightError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+        raise PreflightError(f"GET {shown} failed: {type(exc).__name__}: {exc}") from None
     if response.status_code != 200:
         hint = " (does --endpoint end in /v1?)" if response.status_code == 404 else ""
-        raise PreflightError(f"GET {url} answered HTTP {response.status_code}{hint}: {response.text[:200]!r}")
-    ids = _model_ids(response, url)
+        raise PreflightError(f"GET {shown} answered HTTP {response.status_code}{hint}: {response.text[:200]!r}")
+    ids = _model_ids(response, shown)
     chosen = model or ids[0]
     return Target(endpoint.rstrip("/"), chosen, tuple(ids), server_version(endpoint, headers, verify))
 
@@ -52,7 +55,8 @@ def _model_ids(response: httpx.Response, url: str) -> list[str]:
     except ValueError:
         raise PreflightError(f"GET {url} did not answer JSON: {response.text[:200]!r}") from None
     entries = data.get("data") if isinstance(data, dict) else None
-    ids = [entry["id"] for entry in entries or [] if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
+    entries = entries if isinstance(entries, list) else []
+    ids = [entry["id"] for entry in entries if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
     if not ids:
         raise PreflightError(f"GET {url} listed no models: {response.text[:200]!r}")
     return ids

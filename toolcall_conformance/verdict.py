@@ -40,6 +40,11 @@ class Judgement:
     def failed_checks(self) -> list[str]:
         return list(dict.fromkeys(v.check for v in self.violations))
 
+    @property
+    def must_checks(self) -> list[str]:
+        """Checks broken at MUST level: what expectation files record and compare."""
+        return list(dict.fromkeys(v.check for v in self.violations if v.level is Level.MUST))
+
 
 def verdict_of(violations: list[Violation], truncated: bool) -> Verdict:
     """A broken MUST fails; truncation without one is inconclusive; a broken SHOULD warns."""
