@@ -139,8 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_plain(endpoint, bodies[:8], args.concurrency))  # warm the server up
         process_times, phase_times, plain_times = [], [], []
         for round_number in range(args.rounds):
-            process_time, phase_time, sent = _suite(endpoint, args.concurrency)
-            plain_time = asyncio.run(_plain(endpoint, bodies, args.concurrency))
+            # Alternate which goes first, so neither always meets a warmer server (prefix cache, allocator).
+            if round_number % 2:
+                plain_time = asyncio.run(_plain(endpoint, bodies, args.concurrency))
+                process_time, phase_time, sent = _suite(endpoint, args.concurrency)
+            else:
+                process_time, phase_time, sent = _suite(endpoint, args.concurrency)
+                plain_time = asyncio.run(_plain(endpoint, bodies, args.concurrency))
             process_times.append(process_time)
             phase_times.append(phase_time)
             plain_times.append(plain_time)

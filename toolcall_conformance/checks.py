@@ -271,7 +271,7 @@ def stream_chunk_id(seen: Observation) -> Iterator[str]:
 
 @check(
     "stream.role-once",
-    rule='The role "assistant" is sent once, in the first delta of the choice.',
+    rule='The role "assistant" is sent exactly once in the choice\'s deltas.',
     source=OPENAI_STREAM,
     modes=("stream",),
 )
@@ -287,7 +287,7 @@ def stream_role_once(seen: Observation) -> Iterator[str]:
 
 @check(
     "stream.finish-once",
-    rule="Each choice gets exactly one non-null finish_reason, in its last chunk.",
+    rule="Each choice gets exactly one non-null finish_reason.",
     source=OPENAI_STREAM,
     modes=("stream",),
 )
@@ -354,7 +354,7 @@ def stream_name_once(seen: Observation) -> Iterator[str]:
 
 @check(
     "stream.type-once",
-    rule='A call\'s type "function" arrives once, on its first delta.',
+    rule="A call's type arrives on its first delta.",
     source=OPENAI_STREAM,
     modes=("stream",),
 )
