@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .local import FLAVOURS, INSTALL_HINT, LocalTarget, TargetError, build_model, find_vllm_python, load_format
+from .local.launcher import STRICT_LEVELS
 from .settings import Settings
 
 
@@ -21,6 +22,12 @@ class EmbeddedTarget:
     def __init__(self, settings: Settings, log_path: Path, say: Callable[[str], None]) -> None:
         if settings.target_flavour not in FLAVOURS:
             raise EmbeddedTargetError(f"--target-flavour must be one of {', '.join(FLAVOURS)}")
+        try:
+            extra_args = shlex.split(settings.target_args)
+        except ValueError as exc:
+            raise EmbeddedTargetError(f"--target-args {settings.target_args!r}: {exc}") from None
+        if settings.target_strict_level not in (None, *STRICT_LEVELS):
+            raise EmbeddedTargetError(f"--target-strict-level must be one of {', '.join(STRICT_LEVELS)}")
         python = find_vllm_python()
         if python is None:
             raise EmbeddedTargetError(f"no --endpoint given and vLLM is not installed: {INSTALL_HINT}")
@@ -34,7 +41,7 @@ class EmbeddedTarget:
             log_path=log_path,
             load_format=load_format(self.flavour),
             strict_level=settings.target_strict_level,
-            extra_args=shlex.split(settings.target_args),
+            extra_args=extra_args,
             startup_timeout=settings.target_timeout,
             progress=say,
         )
@@ -45,7 +52,8 @@ class EmbeddedTarget:
             return self.server.start()
         except TargetError as exc:
             self.stop()
-            raise EmbeddedTargetError(str(exc)) from None
+            hint = " (a busy machine starts it slower: raise --target-timeout)" if "within" in str(exc) else ""
+            raise EmbeddedTargetError(f"{exc}{hint}") from None
 
     def describe(self) -> dict[str, object]:
         return {

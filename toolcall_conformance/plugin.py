@@ -29,6 +29,7 @@ from .verdict import Judgement, Verdict, verdict_of
 
 SETTINGS = pytest.StashKey[Settings]()
 EMBEDDED = pytest.StashKey[EmbeddedTarget]()
+EMBEDDED_ERROR = pytest.StashKey[str]()
 EXPECTATIONS = pytest.StashKey[dict[str, Expected]]()
 WORKER_ENDPOINT = "tcc_endpoint"
 WORKER_ENDPOINT_ERROR = "tcc_endpoint_error"
@@ -104,6 +105,9 @@ def _runs_the_suite(config: pytest.Config) -> bool:
 
 def _embedded_endpoint(config: pytest.Config) -> str:
     """Start the embedded target on first use; later calls get the same URL."""
+    failed = config.stash.get(EMBEDDED_ERROR, None)
+    if failed:
+        raise EmbeddedTargetError(failed)  # one failed start is enough: every worker gets its message
     embedded = config.stash.get(EMBEDDED, None)
     if embedded is None:
         recorder = config.stash[RECORDER]
@@ -118,9 +122,13 @@ def _embedded_endpoint(config: pytest.Config) -> str:
                 reporter.write_line(f"embedded target: {message}"[:160])
 
         say(f"no --endpoint given: starting vLLM with the tiny {config.stash[SETTINGS].target_flavour} model")
-        embedded = EmbeddedTarget(config.stash[SETTINGS], recorder.run_dir / "vllm.log", say)
-        config.stash[EMBEDDED] = embedded
-        embedded.start()
+        try:
+            embedded = EmbeddedTarget(config.stash[SETTINGS], recorder.run_dir / "vllm.log", say)
+            config.stash[EMBEDDED] = embedded
+            embedded.start()
+        except EmbeddedTargetError as exc:
+            config.stash[EMBEDDED_ERROR] = str(exc)
+            raise
         recorder.target.update(embedded.describe())
         say(f"ready at {embedded.server.base_url} after {embedded.server.startup_seconds:.0f} s")
     return embedded.server.base_url

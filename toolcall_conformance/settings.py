@@ -74,7 +74,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("target_strict_level", "embedded target's --tool-strict-level: auto, function or parameter", str),
     Option("target_args", "more vLLM arguments for the embedded target, space-separated", str, ""),
-    Option("target_timeout", "seconds the embedded target may take to start", _positive_float, 300.0),
+    Option("target_timeout", "seconds the embedded target may take to start", _positive_float, 600.0),
 )
 
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
