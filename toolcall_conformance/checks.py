@@ -155,11 +155,13 @@ def _error_message(exchange: Exchange) -> str:
 )
 def http_json(seen: Observation) -> Iterator[str]:
     if seen.exchange.json_error:
-        content_type = seen.exchange.content_type or "no content-type"
-        yield (
-            f"body is not JSON ({seen.exchange.json_error}); {content_type}; "
-            f"began with {shorten(seen.exchange.raw[:120].decode('utf-8', errors='replace'))}"
-        )
+        yield f"body is not JSON ({seen.exchange.json_error}); {_what_came(seen.exchange)}"
+
+
+def _what_came(exchange: Exchange) -> str:
+    """The content type and the first bytes of a body, for messages about bodies that are not what they claim."""
+    began = shorten(exchange.raw[:120].decode("utf-8", errors="replace"))
+    return f"{len(exchange.raw)} bytes of {exchange.content_type or 'no content-type'}, beginning {began}"
 
 
 @check(
@@ -185,10 +187,7 @@ def envelope_schema(seen: Observation) -> Iterator[str]:
 )
 def stream_events(seen: Observation) -> Iterator[str]:
     if not any(event.data is not None for event in seen.exchange.events):
-        yield (
-            f"no data events in {len(seen.exchange.raw)} bytes ({seen.exchange.content_type or 'no content-type'}), "
-            f"began with {shorten(seen.exchange.raw[:120].decode('utf-8', errors='replace'))}"
-        )
+        yield f"no data events: {_what_came(seen.exchange)}"
 
 
 @check(
