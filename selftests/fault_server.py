@@ -25,7 +25,7 @@ from jsonschema import Draft202012Validator, SchemaError
 
 from selftests.instances import Unsatisfiable, invalid_variant, valid_instance
 
-__all__ = ["FAULTS", "ROBUSTNESS_FAULTS", "STREAM_ONLY_FAULTS", "FaultServer", "main"]
+__all__ = ["FAULTS", "ROBUSTNESS_FAULTS", "SCHEMA_FAULTS", "STREAM_ONLY_FAULTS", "FaultServer", "main"]
 
 FAULTS: dict[str, str] = {
     "none": "a correct server",
@@ -90,6 +90,16 @@ ROBUSTNESS_FAULTS = frozenset(
         "status-429", "status-503", "die-after-3",
     }
 )  # fmt: skip
+
+# Schema-keyword faults: the server mishandles one JSON Schema keyword. They change the wire only for tools
+# that use the keyword (not the seed's), so they are proven by selftests/test_generated_against_faults.py.
+SCHEMA_FAULTS: dict[str, str] = {
+    "ignore-maximum": "a number under a schema with maximum is answered as maximum + 1",
+    "ignore-enum": "a value under a schema with enum is answered as a string outside the enum",
+    "ignore-ref": "a value under a $ref is answered with the wrong JSON type",
+    "refuse-pattern": '400 "unsupported schema feature: pattern" when any tool\'s schema uses pattern',
+}
+OUT_OF_ENUM = "not-in-enum"
 
 TRUNCATION_MAX_TOKENS = 8  # a max_tokens below this truncates the answer like a real model would
 HANG_SECONDS = 3600.0
@@ -365,6 +375,71 @@ def _drifted(parameters: Any, arguments: str) -> str:
     return json.dumps(with_extra, ensure_ascii=False) if validator.is_valid(with_extra) else arguments
 
 
+def _mishandle_keyword(keyword: str) -> Callable[[Plan, ParsedRequest], None]:
+    """A plan fault: in every call, each value whose schema uses `keyword` is replaced as that keyword's fault says."""
+
+    def fault(plan: Plan, request: ParsedRequest) -> None:
+        for call in plan.calls:
+            try:
+                arguments = json.loads(call.arguments)
+            except json.JSONDecodeError:  # already truncated: nothing to mishandle
+                continue
+            schema = request.tools[call.name]
+            changed = _mishandled(keyword, schema, arguments, Draft202012Validator(schema))
+            call.arguments = json.dumps(changed, ensure_ascii=False)
+
+    return fault
+
+
+def _mishandled(keyword: str, schema: Any, value: Any, root: Draft202012Validator) -> Any:
+    """The value with every place governed by `keyword` replaced by a wrong one; the rest walked into."""
+    if not isinstance(schema, dict):
+        return value
+    if "$ref" in schema:
+        if keyword == "$ref":
+            return 12345 if isinstance(value, str) else "wrong-type"
+        return _mishandled(keyword, _local_target(root.schema, schema["$ref"]), value, root)
+    if keyword == "maximum" and _is_number(schema.get("maximum")) and _is_number(value):
+        return schema["maximum"] + 1
+    if keyword == "enum" and isinstance(schema.get("enum"), list):
+        return next(word for word in (OUT_OF_ENUM + "x" * n for n in itertools.count()) if word not in schema["enum"])
+    for combinator in ("anyOf", "oneOf"):
+        for branch in schema.get(combinator, []):
+            if root.evolve(schema=branch).is_valid(value):
+                return _mishandled(keyword, branch, value, root)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        return {name: _mishandled(keyword, properties.get(name, extra), item, root) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_mishandled(keyword, schema.get("items", True), item, root) for item in value]
+    return value
+
+
+def _local_target(root: Any, ref: str) -> Any:
+    """What a local reference ("#/$defs/Name") points at; True (anything goes) when it cannot be followed."""
+    node = root
+    for token in ref.removeprefix("#").split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or token not in node:
+            return True
+        node = node[token]
+    return node
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _uses_pattern(schema: Any) -> bool:
+    """Whether a schema uses the pattern keyword anywhere (a string under "pattern", never a property schema)."""
+    if isinstance(schema, dict):
+        return any((key == "pattern" and isinstance(sub, str)) or _uses_pattern(sub) for key, sub in schema.items())
+    if isinstance(schema, list):
+        return any(_uses_pattern(sub) for sub in schema)
+    return False
+
+
 PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
     "zero-calls": _zero_calls,
     "markup-instead-of-calls": _markup_instead_of_calls,
@@ -383,6 +458,9 @@ PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
     "finish-reason-tool-calls-named": _finish_reason_tool_calls_named,
     "stream-blocking-drift": _stream_blocking_drift,
     "always-truncate": _truncate,
+    "ignore-maximum": _mishandle_keyword("maximum"),
+    "ignore-enum": _mishandle_keyword("enum"),
+    "ignore-ref": _mishandle_keyword("$ref"),
 }
 
 
@@ -645,6 +723,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in STATUS_FAULTS:
             self._send_error(*STATUS_FAULTS[fault])
             return
+        if fault == "refuse-pattern" and any(_uses_pattern(schema) for schema in request.tools.values()):
+            self._send_error(400, "BadRequestError", "unsupported schema feature: pattern")
+            return
         if fault == "hang-before-headers":
             owner.stopping.wait(HANG_SECONDS)
             self.close_connection = True
@@ -724,6 +805,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 overflows when a client opens 16 connections at once
     block_on_close = False  # stop() must not wait for hung handlers
     owner: FaultServer
 
@@ -735,8 +817,8 @@ class FaultServer:
     """An OpenAI-compatible server on 127.0.0.1 with one fault; a context manager."""
 
     def __init__(self, fault: str = "none", *, model: str = "fault-model", port: int = 0) -> None:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+        if fault not in FAULTS and fault not in SCHEMA_FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join({**FAULTS, **SCHEMA_FAULTS})}")
         self.fault, self.model, self.port = fault, model, port
         self.base_url = ""
         self.requests: list[dict] = []  # JSON bodies received on /v1/chat/completions
@@ -819,13 +901,15 @@ class FaultServer:
 def main() -> None:
     """Serve one fault until Ctrl-C: `python -m selftests.fault_server --fault NAME [--port P]`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fault", default="none", choices=sorted(FAULTS), metavar="NAME", help="fault to inject")
+    parser.add_argument(
+        "--fault", default="none", choices=sorted({**FAULTS, **SCHEMA_FAULTS}), metavar="NAME", help="fault to inject"
+    )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--model", default="fault-model", help="model id served")
     parser.add_argument("--list", action="store_true", help="list the faults and exit")
     options = parser.parse_args()
     if options.list:
-        for name, description in FAULTS.items():
+        for name, description in {**FAULTS, **SCHEMA_FAULTS}.items():
             print(f"{name:32} {description}")
         return
     with FaultServer(options.fault, model=options.model, port=options.port) as server:

@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
+import hypothesis.database
+from hypothesis import strategies as st
 
 from .answer import Answer, Call, answer_of
 from .cases import EMPTY_PARAMETERS, Case, Choice, Mode, ToolSet
 from .checks import Level, Violation, run_checks
 from .client import TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange
 from .explain import curl_line, render
+from .redact import scrub
 from .schema import shorten, validator
 from .settings import OPTIONS, Settings
 from .strategies import KEYWORD_PROBES, Tool, keyword_tool_sets, keywords_used, schema_keywords
@@ -78,6 +81,35 @@ def register_profiles() -> None:
 register_profiles()
 
 
+class ReportDatabase(hypothesis.database.ExampleDatabase):
+    """Hypothesis's example database, kept under the run's report directory once the session knows where that is.
+
+    Settings are fixed when a test module is imported, before --report-dir is resolved; this stand-in is what
+    they hold, and `place` points it at <report dir>/hypothesis before the first example runs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner: hypothesis.database.ExampleDatabase = hypothesis.database.InMemoryExampleDatabase()
+
+    def place(self, directory: Path) -> None:
+        """Keep examples in this directory from now on."""
+        if getattr(self.inner, "path", None) != directory:
+            self.inner = hypothesis.database.DirectoryBasedExampleDatabase(directory)
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self.inner.save(key, value)
+
+    def fetch(self, key: bytes) -> Iterable[bytes]:
+        return self.inner.fetch(key)
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self.inner.delete(key, value)
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        self.inner.move(src, dest, value)
+
+
 # ---------------------------------------------------------------- one example
 
 
@@ -121,7 +153,7 @@ class Example:
         return (self.outcome.value, *self.judgement.failed_checks, *self.broken)
 
     def record(self, final: bool = False) -> dict[str, Any]:
-        """The example as generated.json keeps it."""
+        """The example as generated/<test>.json keeps it."""
         answer = answer_of(self.exchange)
         return {
             "outcome": self.outcome.value,
@@ -142,7 +174,9 @@ class Example:
         }
 
 
-def generated_case(tools: Iterable[Tool], mode: Mode, choice: Choice, named_index: int = 0) -> Case:
+def generated_case(
+    tools: Iterable[Tool], mode: Mode, choice: Choice, named_index: int = 0, sampling_seed: int | None = None
+) -> Case:
     """The Case that sends a generated tool set; a named choice names tools[named_index % len(tools)]."""
     tools = tuple(tools)
     names = [tool["function"]["name"] for tool in tools]
@@ -154,7 +188,7 @@ def generated_case(tools: Iterable[Tool], mode: Mode, choice: Choice, named_inde
         named=names[named_index % len(names)],
         strict=strict,
     )
-    return Case(toolset, mode, choice)
+    return Case(toolset, mode, choice, extra={} if sampling_seed is None else {"seed": sampling_seed})
 
 
 def refusal_message(exchange: Exchange) -> str | None:
@@ -168,6 +202,21 @@ def refusal_message(exchange: Exchange) -> str | None:
         message = body.get("message") or body.get("detail")
     text = message if isinstance(message, str) else exchange.raw.decode("utf-8", errors="replace")
     return text if REFUSAL.search(text) else None
+
+
+def stream_error_message(exchange: Exchange) -> str | None:
+    """The message of an {"error": ...} object sent as an event of a 200 stream (a refusal sent too late)."""
+    if not exchange.stream or exchange.status != 200:
+        return None
+    for event in exchange.events:
+        try:
+            decoded = json.loads(event.data or "")
+        except ValueError:
+            continue
+        error = decoded.get("error") if isinstance(decoded, dict) else None
+        if isinstance(error, dict):
+            return str(error.get("message"))
+    return None
 
 
 def keywords_named(message: str, used: Iterable[str]) -> list[str]:
@@ -241,7 +290,12 @@ def classify(test_id: str, case: Case, exchange: Exchange) -> Example:
         outcome = Outcome.SERVER_ERROR
     note = f"truncated: finish_reason 'length' at max_tokens={exchange.request.get('max_tokens')}"
     judgement = _judgement(test_id, outcome, violations, judged, exchange, note if seen.answer.truncated else "")
-    return Example(case, exchange, outcome, judgement, used, calls=call_reports(tools, seen.answer))
+    calls = [] if seen.answer.truncated else call_reports(tools, seen.answer)  # cut-off arguments are not judged
+    late = stream_error_message(exchange)
+    if late is not None:  # still a failure: the stream says 200, then an error; blocking would get a 4xx
+        judgement.note = f"the 200 stream carried an error event: {shorten(late, 300)}"
+    refused = (keywords_named(late, used) or used) if late is not None and REFUSAL.search(late) else []
+    return Example(case, exchange, outcome, judgement, used, refused, calls)
 
 
 def _judgement(
@@ -265,7 +319,7 @@ def failure_type(key: tuple[str, ...]) -> type[GeneratedFailure]:
     return type("GeneratedFailure", (GeneratedFailure,), {"key": key, "__module__": __name__})
 
 
-def explain(example: Example, seed: int | None, reproducer: str | None, replay: str) -> str:
+def explain(example: Example, seed: int | str | None, reproducer: str | None, replay: str) -> str:
     """The failure message: what broke, the minimal tool set, the request JSON, curl line, response, replay."""
     judgement = example.judgement
     judgement.reproducer = reproducer
@@ -282,7 +336,7 @@ def explain(example: Example, seed: int | None, reproducer: str | None, replay: 
         "request JSON:",
         _indent(json.dumps(example.exchange.request, indent=2, ensure_ascii=False)),
         "",
-        f"replay: {replay}" + (f" (seed {seed})" if seed is not None else ""),
+        f"replay: {replay}",
     ]
     return "\n".join(lines)
 
@@ -305,7 +359,7 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def reproducer_document(example: Example, seed: int | None, replay: str) -> dict[str, Any]:
+def reproducer_document(example: Example, seed: int | str | None, replay: str) -> dict[str, Any]:
     """The reproducer file of a minimal failing example: tool set, keywords, request, curl line, response."""
     exchange = example.exchange
     return {
@@ -360,7 +414,7 @@ class Tally:
         }
 
 
-def summary_judgement(test_id: str, tally: Tally, seed: int | None) -> Judgement:
+def summary_judgement(test_id: str, tally: Tally, seed: int | str | None) -> Judgement:
     """One judgement for a whole generated test: its minimal failure if any, else refusals, else a pass."""
     extra = {"generated": {**tally.summary(), "seed": seed}}
     if tally.finals:
@@ -383,11 +437,18 @@ def summary_judgement(test_id: str, tally: Tally, seed: int | None) -> Judgement
     return judgement
 
 
-def write_log(path: Path, test_id: str, tally: Tally, seed: int | None) -> None:
+def write_log(path: Path, test_id: str, tally: Tally, seed: int | str | None) -> None:
     """generated/<test>.json under the run directory: the summary and every example."""
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"test": test_id, "seed": seed, **tally.summary(), "examples": tally.records}
     path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def replay_command(nodeid: str, profile: str, seed: int | str | None) -> str:
+    """The command that sends a generated test's examples again."""
+    if seed is None:
+        return f"pytest '{nodeid}' --hypothesis-profile={profile} (derandomized: every run sends the same examples)"
+    return f"pytest '{nodeid}' --hypothesis-profile={profile} --hypothesis-seed={seed}"
 
 
 class GeneratedRun:
@@ -399,12 +460,21 @@ class GeneratedRun:
         send: Callable[[dict[str, Any]], Exchange],
         options: Settings,
         run_dir: Path,
-        seed: int | str | None,
-        replay: str,
+        replay: Callable[[int | str | None], str] = lambda seed: f"--hypothesis-seed={seed}",
+        seed_of: Callable[[], int | str | None] = lambda: None,
     ) -> None:
         self.test_id, self.send, self.options, self.run_dir = test_id, send, options, run_dir
-        self.seed, self.replay = seed, replay
+        self.replay_of, self.seed_of = replay, seed_of
         self.tally = Tally()
+
+    @property
+    def seed(self) -> int | str | None:
+        """The seed Hypothesis generates this test's examples from (None when derandomized)."""
+        return self.seed_of()
+
+    @property
+    def file_stem(self) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.test_id).strip("_")
 
     def check(self, tools: list[Tool], mode: Mode, choice: Choice, named_index: int = 0) -> Example:
         """Send one tool set, judge the answer; raise a GeneratedFailure when the server got it wrong."""
@@ -414,27 +484,28 @@ class GeneratedRun:
         final = is_final_example()
         self.tally.add(example, final)
         if example.outcome in FAILING:
-            reproducer = self._write_reproducer(example) if final else None
-            raise failure_type(example.key)(explain(example, self.seed, reproducer, self.replay))
+            seed, replay = self.seed, self.replay_of(self.seed)
+            reproducer = self._write_reproducer(example, seed, replay) if final else None
+            message = scrub(explain(example, seed, reproducer, replay), [self.options.api_key])
+            raise failure_type(example.key)(message)
         return example
 
-    def _write_reproducer(self, example: Example) -> str:
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.test_id).strip("_")
-        path = self.run_dir / "reproducers" / f"{safe}-{example.outcome.value}.json"
+    def _reproducer_path(self, example: Example) -> Path:
+        return self.run_dir / "reproducers" / f"{self.file_stem}-{example.outcome.value}.json"
+
+    def _write_reproducer(self, example: Example, seed: int | str | None, replay: str) -> str:
+        path = self._reproducer_path(example)
         path.parent.mkdir(parents=True, exist_ok=True)
-        document = reproducer_document(example, self.seed, self.replay)
-        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = json.dumps(reproducer_document(example, seed, replay), indent=2, ensure_ascii=False)
+        path.write_text(scrub(text, [self.options.api_key]) + "\n", encoding="utf-8")
         return os.path.relpath(path)
 
     def finish(self) -> Judgement:
         """Write generated/<test>.json and return the test's one judgement for results.json."""
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.test_id).strip("_")
-        write_log(self.run_dir / "generated" / f"{safe}.json", self.test_id, self.tally, self.seed)
+        write_log(self.run_dir / "generated" / f"{self.file_stem}.json", self.test_id, self.tally, self.seed)
         judgement = summary_judgement(self.test_id, self.tally, self.seed)
-        finals = [e for e in self.tally.finals if e.outcome in FAILING]
-        if finals:
-            safe_outcome = finals[-1].outcome.value
-            judgement.reproducer = os.path.relpath(self.run_dir / "reproducers" / f"{safe}-{safe_outcome}.json")
+        if self.tally.finals:
+            judgement.reproducer = os.path.relpath(self._reproducer_path(self.tally.finals[-1]))
         return judgement
 
 
@@ -519,7 +590,7 @@ class ProbeResult:
     @property
     def verdict(self) -> str:
         """refused, broken or holds, in that order of precedence; "untested" when no call came back."""
-        for verdict in ("refused", "broken", "holds"):
+        for verdict in ("refused", "refused-in-200-stream", "broken", "holds"):
             if self.cells[verdict]:
                 return verdict
         return "untested"
@@ -560,10 +631,10 @@ def _send_probe(
 ) -> None:
     @hypothesis.seed(seed)
     @hypothesis.settings(max_examples=examples, database=None, deadline=None, phases=[hypothesis.Phase.generate])
-    @hypothesis.given(tools=keyword_tool_sets(name, strict))
-    def send_one(tools: list[Tool]) -> None:
+    @hypothesis.given(tools=keyword_tool_sets(name, strict), sampling_seed=st.integers(0, 2**31 - 1))
+    def send_one(tools: list[Tool], sampling_seed: int) -> None:
         for mode in modes:
-            case = generated_case(tools, mode, "required")
+            case = generated_case(tools, mode, "required", sampling_seed=sampling_seed)
             result.add(classify(f"probe[{name}]", case, answer(case)))
 
     send_one()
@@ -573,6 +644,8 @@ def _probe_cell(example: Example) -> str:
     """What a probe example says about its keyword: refused, broken, holds, or something else happened."""
     if example.outcome is Outcome.REFUSED:
         return "refused"
+    if example.refused:
+        return "refused-in-200-stream"
     if any(not call.valid for call in example.calls):
         return "broken"
     if example.calls:

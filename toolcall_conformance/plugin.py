@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from . import generated  # noqa: F401  registers the Hypothesis profiles before --hypothesis-profile is read
 from .cases import Case, Pair
 from .checks import REGISTRY, Observation, Violation, run_checks, run_pair_checks
 from .client import SERVER_DIED, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange
@@ -44,6 +45,7 @@ MARKERS = {
     "equivalence": "streamed and blocking answers of one request are compared",
     "seed": "the scenario of vLLM's example client, verbatim",
     "strict": 'the tools say "strict": true',
+    "hypothesis": "generated tool sets (tests/test_generated.py)",
 }
 
 

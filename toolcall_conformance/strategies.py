@@ -487,10 +487,19 @@ def strict_flags(kind: str) -> st.SearchStrategy[bool | None]:
     return kinds[kind]
 
 
-def generated_tool_sets(strictness: str = "mixed", max_tools: int = MAX_TOOLS) -> st.SearchStrategy[list[Tool]]:
-    """Tool sets whose tools are all strict, all plain, or mixed."""
+def generated_tool_sets(
+    strictness: str = "mixed", max_tools: int = MAX_TOOLS, exclude: Collection[str] = ()
+) -> st.SearchStrategy[list[Tool]]:
+    """Tool sets whose tools are all strict, all plain, or mixed; none using a keyword of `exclude`."""
     flags = strict_flags(strictness)
-    return tool_sets(max_tools=max_tools, tools=lambda names: tool_definitions(names=names, strict=flags))
+    found = tool_sets(max_tools=max_tools, tools=lambda names: tool_definitions(names=names, strict=flags))
+    return excluding(found, exclude) if exclude else found
+
+
+def excluding(tool_sets: st.SearchStrategy[list[Tool]], keywords: Collection[str]) -> st.SearchStrategy[list[Tool]]:
+    """Only the tool sets that use none of `keywords` (as keywords_used names them, e.g. "no-parameters")."""
+    unwanted = frozenset(keywords)
+    return tool_sets.filter(lambda tools: not unwanted.intersection(keywords_used(tools)))
 
 
 # ---------------------------------------------------------------- one keyword at a time
@@ -536,6 +545,13 @@ def _array_with(keyword: str) -> st.SearchStrategy[Schema]:
     return _probe(arrays.filter(lambda schema: schema.get("minItems") != 0), "type", "items", keyword)
 
 
+def _length_narrows_pattern(schema: Schema) -> bool:
+    """Whether a string schema's length bounds rule out some strings its pattern matches."""
+    shortest, longest = PATTERNS[schema["pattern"]]
+    too_long = "maxLength" in schema and (longest is None or schema["maxLength"] < longest)
+    return schema.get("minLength", 0) > shortest or too_long
+
+
 # probe id -> parameters schemas that use that keyword and, beside it, only plain {"type": T} schemas
 KEYWORD_PROBES: dict[str, Callable[[], st.SearchStrategy[Schema | None]]] = {
     "type": lambda: _probe(plain_schemas()),
@@ -555,6 +571,9 @@ KEYWORD_PROBES: dict[str, Callable[[], st.SearchStrategy[Schema | None]]] = {
     "items": lambda: _array_with("items"),
     "minItems": lambda: _array_with("minItems"),
     "maxItems": lambda: _array_with("maxItems"),
+    "minItems:without-items": lambda: _probe(
+        array_schemas(require=("minItems",)).filter(lambda schema: schema["minItems"] > 0), "type", "minItems"
+    ),
     "enum": lambda: _probe(enum_schemas()),
     "const": lambda: _probe(const_schemas()),
     "minimum": lambda: _number_with("minimum"),
@@ -563,9 +582,20 @@ KEYWORD_PROBES: dict[str, Callable[[], st.SearchStrategy[Schema | None]]] = {
     "exclusiveMaximum": lambda: _number_with("exclusiveMaximum"),
     "multipleOf:integer": lambda: _probe(integer_schemas(require=("multipleOf",)), "type", "multipleOf"),
     "multipleOf:number": lambda: _probe(number_schemas(require=("multipleOf",)), "type", "multipleOf"),
+    "multipleOf:with-bounds": lambda: _probe(
+        integer_schemas(require=("multipleOf",)).filter(lambda schema: {"minimum", "maximum"} & schema.keys()),
+        *("type", "multipleOf", "minimum", "maximum"),
+    ),
     "minLength": lambda: _string_with("minLength").filter(lambda schema: _probed(schema)["minLength"] > 0),
     "maxLength": lambda: _string_with("maxLength"),
     "pattern": lambda: _string_with("pattern"),
+    "pattern:with-length": lambda: _probe(
+        string_schemas(require=("pattern",)).filter(_length_narrows_pattern),
+        "type",
+        "pattern",
+        "minLength",
+        "maxLength",
+    ),
     **{f"format:{name}": (lambda name=name: _string_with("format", (name,))) for name in FORMATS},
     "anyOf": lambda: _probe(any_of_schemas(plain_schemas())),
     "oneOf": lambda: _probe(

@@ -1,0 +1,201 @@
+"""The generated tests (tests/test_generated.py) against the fault server, run with pytester in a subprocess.
+
+A server that mishandles one schema keyword fails them, and the failure shrinks to a tool that uses that keyword;
+a server that refuses a keyword gets the "refused" verdict; 5xx and truncation get their own outcomes; the correct
+server passes; a failure is kept in the example database and replayed first on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selftests.fault_server import FaultServer
+from toolcall_conformance.client import TRANSPORT_TIMEOUT, Exchange, TransportError
+from toolcall_conformance.generated import Example, Outcome, classify, generated_case
+from toolcall_conformance.settings import OPTIONS as SUITE_OPTIONS
+from toolcall_conformance.settings import Settings
+from toolcall_conformance.strategies import keywords_used
+from toolcall_conformance.stream import parse_sse
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = 7
+OPTIONS = Settings(**{option.name: option.default for option in SUITE_OPTIONS}).with_target(
+    "http://127.0.0.1:1/v1", "m"
+)
+
+
+def run_generated(
+    pytester: pytest.Pytester, fault: str, selection: str, *options: str, seed: int | None = SEED
+) -> tuple[pytest.RunResult, dict[str, dict[str, Any]]]:
+    """Run the generated tests against a fault server; return pytest's result and the tests' records."""
+    report_dir = pytester.path / "reports"
+    result = _run(pytester, fault, selection, (f"--report-dir={report_dir}", *options), seed)
+    document = json.loads((report_dir / "latest" / "results.json").read_text())
+    return result, {record["test"]: record for record in document["tests"]}
+
+
+def _run(
+    pytester: pytest.Pytester, fault: str, selection: str, options: tuple[str, ...], seed: int | None
+) -> pytest.RunResult:
+    seeded = [f"--hypothesis-seed={seed}"] if seed is not None else []
+    profile = (
+        [] if any(option.startswith("--hypothesis-profile") for option in options) else ["--hypothesis-profile=ci"]
+    )
+    with FaultServer(fault) as server:
+        result = pytester.runpytest_subprocess(
+            str(REPO / "tests" / "test_generated.py"),
+            f"--rootdir={REPO}",
+            f"--endpoint={server.base_url}",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            selection,
+            *profile,
+            *seeded,
+            *options,
+        )
+    return result
+
+
+def minimal_tools(pytester_path: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The minimal tool set of a failed generated test, from its reproducer file."""
+    reproducer = json.loads((pytester_path / record["reproducer"]).read_text())
+    return reproducer["tools"]
+
+
+def test_correct_server_passes(pytester: pytest.Pytester) -> None:
+    result, records = run_generated(
+        pytester, "none", "blocking-required or stream-named-strict", "--hypothesis-profile=ci"
+    )
+    assert result.ret == 0, result.stdout.str()
+    assert {record["verdict"] for record in records.values()} == {"pass"}
+    assert len(records) == 3
+    assert all(record["generated"]["examples"] >= 20 for record in records.values())
+
+
+@pytest.mark.parametrize(
+    ("fault", "keyword", "selection"),
+    [
+        ("ignore-maximum", "maximum", "blocking-required-strict"),
+        ("ignore-ref", "$ref", "stream-named-plain"),
+        ("ignore-enum", "enum", "stream-required-plain"),
+    ],
+)
+def test_mishandled_keyword_shrinks_to_a_tool_using_it(
+    pytester: pytest.Pytester, fault: str, keyword: str, selection: str
+) -> None:
+    result, records = run_generated(pytester, fault, selection)
+    output = result.stdout.str()
+    assert result.ret == 1, output
+    (record,) = records.values()
+    assert record["verdict"] == "fail"
+    assert {violation["check"] for violation in record["violations"]} == {"args.schema"}
+    tools = minimal_tools(pytester.path, record)
+    assert keyword in keywords_used(tools)
+    assert len(tools) <= 2 and len(json.dumps(tools)) < 400, tools  # shrunk: small, not whatever came first
+    assert "minimal tool set:" in output and "request JSON:" in output and "curl -sS" in output
+    assert "--hypothesis-profile=ci (derandomized" in output
+    assert json.dumps(tools[0]["function"]["name"], ensure_ascii=False) in output
+
+
+def test_refused_keyword_is_its_own_verdict(pytester: pytest.Pytester) -> None:
+    result, records = run_generated(pytester, "refuse-pattern", "blocking-required-plain")
+    assert result.ret == 0, result.stdout.str()
+    (record,) = records.values()
+    assert record["verdict"] == "warn" and record["outcome"] == "refused"
+    assert record["generated"]["outcomes"]["refused"] >= 1
+    assert set(record["generated"]["refused_keywords"]) == {"pattern"}
+    assert "ConformanceWarning" in result.stdout.str() and "keywords: pattern" in result.stdout.str()
+
+
+def test_server_error_is_a_failure_of_its_own_kind_and_the_seed_replays_it(pytester: pytest.Pytester) -> None:
+    result, records = run_generated(pytester, "http-500", "stream-required-strict", "--hypothesis-profile=default")
+    assert result.ret == 1
+    (record,) = records.values()
+    assert record["outcome"] == "server-error" and record["verdict"] == "fail"
+    assert record["generated"]["seed"] == SEED
+    output = result.stdout.str()
+    assert "generated example: server-error" in output
+    assert f"--hypothesis-profile=default --hypothesis-seed={SEED}" in output
+
+
+def test_truncation_is_not_a_failure(pytester: pytest.Pytester) -> None:
+    result, records = run_generated(pytester, "always-truncate", "blocking-named-plain")
+    assert result.ret == 0, result.stdout.str()
+    (record,) = records.values()
+    assert record["verdict"] == "pass"
+    assert set(record["generated"]["outcomes"]) == {"truncated"}
+
+
+def test_a_failure_replays_first_on_the_next_run(pytester: pytest.Pytester) -> None:
+    first, _ = run_generated(pytester, "ignore-maximum", "blocking-required-strict", seed=None)
+    assert first.ret == 1
+    assert any((pytester.path / "reports" / "hypothesis").rglob("*")), "nothing saved in the example database"
+    second, records = run_generated(pytester, "ignore-maximum", "blocking-required-strict", seed=None)
+    assert second.ret == 1
+    (record,) = records.values()
+    log = json.loads(next((pytester.path / "reports" / "latest" / "generated").glob("*.json")).read_text())
+    assert log["examples"][0]["outcome"] == "fail", "the saved failure was not tried first"
+    assert log["seed"] == record["generated"]["seed"]
+
+
+# --- classification of single answers, without a server ------------------------------------------------------
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "f",
+            "parameters": {"type": "object", "properties": {"v": {"type": "array", "minItems": 1}}},
+        },
+    }
+]
+
+
+def exchange_of(mode: str, status: int | None, raw: bytes, error: TransportError | None = None) -> Exchange:
+    case = generated_case(TOOLS, mode, "required")  # type: ignore[arg-type]
+    exchange = Exchange("http://127.0.0.1:1/v1/chat/completions", case.body(OPTIONS), mode == "stream", status)
+    exchange.raw, exchange.transport_error = raw, error
+    exchange.headers = {"content-type": "text/event-stream" if mode == "stream" else "application/json"}
+    if mode == "stream" and status == 200:
+        exchange.events = parse_sse(raw)
+    elif status is not None:
+        exchange.json_body = json.loads(raw)
+    return exchange
+
+
+def outcome_of(exchange: Exchange) -> Example:
+    case = generated_case(TOOLS, "stream" if exchange.stream else "blocking", "required")
+    return classify("t", case, exchange)
+
+
+ERROR_BODY = b'{"error": {"message": "Invalid grammar specification: \'triggers\'", "type": "BadRequestError"}}'
+
+
+def test_a_4xx_about_the_grammar_is_refused_and_names_no_keyword_it_cannot_see() -> None:
+    example = outcome_of(exchange_of("blocking", 400, ERROR_BODY))
+    assert example.outcome is Outcome.REFUSED
+    assert example.refused == ["minItems", "properties", "type"]  # the message names none: all the set uses
+
+
+def test_a_4xx_naming_a_keyword_is_refused_for_that_keyword() -> None:
+    body = b'{"error": {"message": "unsupported schema feature: minItems"}}'
+    assert outcome_of(exchange_of("blocking", 400, body)).refused == ["minItems"]
+
+
+def test_other_4xx_and_5xx_and_hangs_are_failures_of_their_kind() -> None:
+    other = b'{"error": {"message": "tool_choice required requires --tool-call-parser to be set"}}'
+    assert outcome_of(exchange_of("blocking", 400, other)).outcome is Outcome.FAIL
+    assert outcome_of(exchange_of("blocking", 503, b'{"error": {"message": "busy"}}')).outcome is Outcome.SERVER_ERROR
+    hang = TransportError(TRANSPORT_TIMEOUT, "no complete response within 1 s")
+    assert outcome_of(exchange_of("stream", None, b"", hang)).outcome is Outcome.TIMEOUT
+
+
+def test_a_refusal_inside_a_200_stream_fails_and_is_noted() -> None:
+    example = outcome_of(exchange_of("stream", 200, b"data: " + ERROR_BODY + b"\n\ndata: [DONE]\n\n"))
+    assert example.outcome is Outcome.FAIL
+    assert example.refused and "error event" in example.judgement.note
