@@ -273,8 +273,7 @@ def _usable(exchange: Exchange, request: pytest.FixtureRequest, dispatcher: Disp
         reason = error.message if error.kind == SERVER_DIED else f"not run: {dispatcher.death.describe()}"
         request.config.stash[RECORDER].record(Judgement(request.node.name, Verdict.NOT_RUN, note=reason))
         pytest.skip(reason)
-    verdict = Verdict.TIMEOUT if error.kind == TRANSPORT_TIMEOUT else Verdict.ERROR
-    request.config.stash[RECORDER].record(Judgement(request.node.name, verdict, exchanges=[exchange], note=note))
+    request.config.stash[RECORDER].record(_transport_judgement(request.node.name, exchange))
     where = "" if error.kind == TRANSPORT_CONNECT else f"\nReproduce with:\n  {curl_line(exchange)}"
     pytest.fail(scrub(f"{note}{where}", [request.config.stash[SETTINGS].api_key]), pytrace=False)
 
@@ -313,10 +312,17 @@ def judge(
     return judge_exchange
 
 
+def _transport_judgement(test_id: str, exchange: Exchange) -> Judgement:
+    """An exchange that could not be completed: a timeout, or an error naming what broke."""
+    error = exchange.transport_error
+    assert error is not None
+    verdict = Verdict.TIMEOUT if error.kind == TRANSPORT_TIMEOUT else Verdict.ERROR
+    return Judgement(test_id, verdict, exchanges=[exchange], note=f"[{error.kind}] {error.message}")
+
+
 def _judge_one(test_id: str, case: Case, exchange: Exchange) -> Judgement:
     if exchange.transport_error is not None:
-        error = exchange.transport_error
-        return Judgement(test_id, Verdict.ERROR, exchanges=[exchange], note=f"[{error.kind}] {error.message}")
+        return _transport_judgement(test_id, exchange)
     seen, violations, judged = run_checks(case, exchange)
     judgement = Judgement(test_id, verdict_of(violations, seen.answer.truncated), violations, judged, [exchange])
     if judgement.verdict is Verdict.TRUNCATED:

@@ -120,12 +120,8 @@ class RunRecorder:
 
 
 def _test_record(judgement: Judgement) -> dict[str, Any]:
-    broken = {
-        v.check: ("fail" if v.level.value == "MUST" else "warn")
-        for v in judgement.violations
-        if v.level.value == "SHOULD"
-    }
-    broken.update({v.check: "fail" for v in judgement.violations if v.level.value == "MUST"})
+    must = set(judgement.must_checks)
+    broken = {check: "fail" if check in must else "warn" for check in judgement.failed_checks}
     return {
         "test": judgement.test_id,
         "verdict": judgement.verdict.value,
