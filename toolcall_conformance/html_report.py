@@ -1,0 +1,871 @@
+"""report.html: one self-contained page that shows a run at a glance, then every failure with its evidence."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from .checks import REGISTRY
+from .redact import url_without_credentials
+
+REPORT_FILE = "report.html"
+MODES = ("blocking", "stream", "equivalence")
+CHOICES = ("required", "named", "parallel-off")
+GENERATED_PREFIX = "generated"
+BAD_REQUEST = "bad-request"
+# Most severe first: the order of the failure list, and which verdict a cell of several tests shows.
+SEVERITY = ("fail", "error", "timeout", "warn", "refused", "truncated", "inconclusive", "not run", "pass")
+LISTED = frozenset({"fail", "error", "timeout", "warn", "refused"})
+NOT_JUDGED = ("truncated", "inconclusive", "not run")
+SYMBOLS = {
+    "pass": "✓",
+    "fail": "✗",
+    "warn": "!",
+    "refused": "⊘",
+    "truncated": "…",
+    "inconclusive": "?",
+    "timeout": "◷",
+    "error": "⚠",
+    "not run": "–",
+}
+# How a verdict compares with the expectation file; "as expected" needs no mark.
+EXPECTATION_MARKS = {
+    "regression": ("regression", "REGRESSION"),
+    "known failure": ("known", "known"),
+    "fixed": ("fixed", "fixed"),
+    "new test": ("new", "new"),
+    "changed": ("changed", "changed"),
+}
+# The four lists every baseline diff has, then lists shown only when a diff has them.
+BASELINE_LISTS = (
+    ("regressions", "regressions"),
+    ("fixes", "fixed"),
+    ("new", "new"),
+    ("removed", "removed"),
+)
+BASELINE_EXTRA_LISTS = (("changed", "changed"), ("not_run", "not run"))
+RESPONSE_HEAD = 6000
+RESPONSE_TAIL = 2000
+FIRST_MESSAGE = 110
+MOST_BROKEN = 8
+SECRET_KEY = re.compile(r"api[_-]?key|secret|password|authorization", re.IGNORECASE)
+TEST_ID = re.compile(r"^test_(required|named|parallel_off)\[(.+)-(blocking|stream)\]$")
+PAIR_ID = re.compile(r"^test_stream_matches_blocking\[(.+)-(required|named)\]$")
+
+Record = dict[str, Any]
+Column = tuple[str, str]
+
+
+# ---------------------------------------------------------------- facts shared with the Markdown summary
+
+
+def verdict_of(record: Record) -> str:
+    """A record's verdict, 'unknown' when it has none."""
+    return str(record.get("verdict") or "unknown")
+
+
+def is_regression(record: Record) -> bool:
+    return record.get("expectation") == "regression"
+
+
+def needs_attention(record: Record) -> bool:
+    """Failures, warnings, errors, timeouts, refusals and regressions: the tests a reader must look at."""
+    return verdict_of(record) in LISTED or is_regression(record)
+
+
+def attention_order(records: Iterable[Record]) -> list[Record]:
+    """The tests that need attention, regressions first, then by severity, then in run order."""
+    listed = [record for record in records if needs_attention(record)]
+    return sorted(listed, key=lambda record: (not is_regression(record), _severity(verdict_of(record))))
+
+
+def broken_checks(record: Record) -> list[str]:
+    """The ids of the checks a test broke, failed (MUST) ones first."""
+    checks = record.get("checks") or {}
+    broken = [check for check, state in checks.items() if state == "fail"]
+    broken += [check for check, state in checks.items() if state == "warn"]
+    for violation in record.get("violations") or []:
+        if violation.get("check") and violation["check"] not in broken:
+            broken.append(violation["check"])
+    return broken
+
+
+def baseline_lists(document: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]] | None:
+    """The baseline diff as (label, items), regressions first, or None when the run was not compared."""
+    baseline = document.get("baseline")
+    if not isinstance(baseline, dict):
+        return None
+    lists = [(label, _baseline_items(baseline, name)) for name, label in BASELINE_LISTS]
+    lists += [(label, _baseline_items(baseline, name)) for name, label in BASELINE_EXTRA_LISTS if baseline.get(name)]
+    return lists
+
+
+def _baseline_items(baseline: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    items = baseline.get(name)
+    return [_baseline_item(item) for item in items] if isinstance(items, list) else []
+
+
+def _baseline_item(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        return {"test": str(item), "checks": []}
+    checks = item.get("checks") or []
+    if isinstance(checks, dict):
+        checks = [check for check, state in checks.items() if state != "pass"] or list(checks)
+    elif isinstance(checks, str):
+        checks = [checks]
+    return {**item, "test": str(item.get("test", "?")), "checks": [str(check) for check in checks]}
+
+
+def transition(item: dict[str, Any]) -> str:
+    """'fail → pass' when a baseline item says what the verdict was and is."""
+    before = _verdict_in(item.get("was", item.get("before")))
+    after = _verdict_in(item.get("now", item.get("after", item.get("verdict"))))
+    return f"{before} → {after}" if before and after else ""
+
+
+def _verdict_in(state: Any) -> str | None:
+    if isinstance(state, dict):
+        state = state.get("verdict")
+    return str(state) if state else None
+
+
+def endpoint_of(document: dict[str, Any]) -> str:
+    """The target's endpoint without credentials."""
+    target = document.get("target") or {}
+    endpoint = target.get("endpoint") or (document.get("options") or {}).get("endpoint") or ""
+    return url_without_credentials(str(endpoint)) if endpoint else "embedded target"
+
+
+def model_of(document: dict[str, Any]) -> str:
+    target = document.get("target") or {}
+    return str(target.get("model") or (document.get("options") or {}).get("model") or "unknown model")
+
+
+def server_of(document: dict[str, Any]) -> str:
+    version = (document.get("target") or {}).get("server_version")
+    return f"vLLM {version}" if version else "server version unknown"
+
+
+def totals_of(document: dict[str, Any]) -> Counter[str]:
+    """Tests per verdict, counted from the records (the totals field may predate a merge)."""
+    return Counter(verdict_of(record) for record in tests_of(document))
+
+
+def death_of(document: dict[str, Any]) -> str:
+    """How the server died, without the 'SERVER DIED:' the terminal line puts before it."""
+    return re.sub(r"^\s*SERVER DIED:?\s*", "", str(document.get("server_death") or ""))
+
+
+def tests_count(count: int) -> str:
+    return f"{count} test{'s' if count != 1 else ''}"
+
+
+def ordered_verdicts(totals: Counter[str]) -> list[str]:
+    return sorted(totals, key=_severity)
+
+
+def tests_of(document: dict[str, Any]) -> list[Record]:
+    return [record for record in document.get("tests") or [] if isinstance(record, dict) and "test" in record]
+
+
+def _severity(verdict: str) -> int:
+    return SEVERITY.index(verdict) if verdict in SEVERITY else len(SEVERITY)
+
+
+# ---------------------------------------------------------------- the page
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every section reads: the run, where its files are, and each listed test's anchor."""
+
+    document: dict[str, Any]
+    run_dir: Path
+    anchors: dict[str, str]
+
+    @property
+    def tests(self) -> list[Record]:
+        return tests_of(self.document)
+
+
+def render_html(document: dict[str, Any], run_dir: Path) -> str:
+    """The whole report page; run_dir is where the reproducer files named in the document live."""
+    tests = tests_of(document)
+    anchors = {record["test"]: f"t{index}" for index, record in enumerate(tests) if needs_attention(record)}
+    page = Page(document, Path(run_dir), anchors)
+    sections = [
+        _header(page),
+        _matrix_section(page),
+        _generated_section(page),
+        _bad_request_section(page),
+        _other_section(page),
+        _failures_section(page),
+        _not_judged_section(page),
+        _run_details(page),
+    ]
+    title = f"{model_of(document)} on {server_of(document)}: tool-call conformance"
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title>",
+            f"<style>{STYLE}</style></head><body>",
+            *(section for section in sections if section),
+            f"<script>{SCRIPT}</script>",
+            "</body></html>",
+        ]
+    )
+
+
+def write_html(document: dict[str, Any], run_dir: Path) -> Path:
+    """Write run_dir/report.html and return its path."""
+    path = Path(run_dir) / REPORT_FILE
+    path.write_text(render_html(document, run_dir), encoding="utf-8")
+    return path
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+# ---------------------------------------------------------------- header
+
+
+def _header(page: Page) -> str:
+    document = page.document
+    return "\n".join(
+        [
+            "<header>",
+            "<p class='kicker'>tool-call conformance</p>",
+            f"<h1>{_e(model_of(document))} <span class='on'>on</span> {_e(server_of(document))}</h1>",
+            f"<p class='meta'>{_meta_line(document)}</p>",
+            _banners(document),
+            _totals_line(page),
+            _most_broken(page),
+            _baseline(page),
+            "</header>",
+        ]
+    )
+
+
+def _meta_line(document: dict[str, Any]) -> str:
+    suite = document.get("suite") or {}
+    facts = [
+        f"endpoint <code>{_e(endpoint_of(document))}</code>",
+        f"suite {_e(suite.get('name', 'toolcall-conformance'))} {_e(suite.get('version', '?'))}",
+        _e(_time_span(document.get("started"), document.get("finished"))),
+    ]
+    if document.get("requests_sent") is not None:
+        facts.append(f"{_e(document['requests_sent'])} requests")
+    return " · ".join(facts)
+
+
+def _time_span(started: Any, finished: Any) -> str:
+    begin, end = _parse_time(started), _parse_time(finished)
+    if begin is None:
+        return "time unknown"
+    text = begin.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if end is not None:
+        text += f", {round((end - begin).total_seconds())} s"
+    return text
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _banners(document: dict[str, Any]) -> str:
+    banners = []
+    if document.get("server_death"):
+        banners.append(f"<div class='banner death'><b>SERVER DIED</b> {_e(death_of(document))}</div>")
+    if document.get("complete") is False:
+        banners.append(
+            "<div class='banner incomplete'><b>Incomplete run</b> the run was interrupted; "
+            "tests that did not finish are missing from this report</div>"
+        )
+    return "\n".join(banners)
+
+
+def _totals_line(page: Page) -> str:
+    totals = totals_of(page.document)
+    badges = [
+        f"<span class='badge {_verdict_class(verdict)}'>{_e(SYMBOLS.get(verdict, ''))} {totals[verdict]} {_e(verdict)}</span>"
+        for verdict in ordered_verdicts(totals)
+    ]
+    marks = Counter(record.get("expectation") for record in page.tests if record.get("expectation"))
+    badges += [
+        f"<span class='badge mark-{css}'>{marks[name]} {_e(name)}</span>"
+        for name, (css, _) in EXPECTATION_MARKS.items()
+        if marks[name]
+    ]
+    return f"<p class='totals'><span class='count'>{tests_count(sum(totals.values()))}</span> {' '.join(badges)}</p>"
+
+
+def _most_broken(page: Page) -> str:
+    counts = Counter(check for record in page.tests for check in broken_checks(record))
+    if not counts:
+        return ""
+    shown = " · ".join(f"<code>{_e(check)}</code> in {count}" for check, count in counts.most_common(MOST_BROKEN))
+    more = f" · {len(counts) - MOST_BROKEN} more" if len(counts) > MOST_BROKEN else ""
+    return f"<p class='broken'>Broken checks (tests): {shown}{more}</p>"
+
+
+def _baseline(page: Page) -> str:
+    lists = baseline_lists(page.document)
+    if lists is None:
+        return ""
+    against = (page.document.get("baseline") or {}).get("against") or "an earlier run"
+    counts = " · ".join(f"{_e(label)}: {len(items)}" for label, items in lists)
+    blocks = "".join(_baseline_list(page, label, items) for label, items in lists if items)
+    return f"<div class='baseline'><p>Compared with <code>{_e(against)}</code>: {counts}</p>{blocks}</div>"
+
+
+def _baseline_list(page: Page, label: str, items: list[dict[str, Any]]) -> str:
+    entries = []
+    for item in items:
+        checks = " ".join(f"<code>{_e(check)}</code>" for check in item["checks"])
+        entries.append(f"<li>{_test_link(page, item['test'])} {_e(transition(item))} {checks}</li>")
+    css = re.sub(r"[^a-z]+", "-", label)
+    return f"<div class='bl bl-{css}'><b>{_e(label.capitalize())} ({len(items)})</b><ul>{''.join(entries)}</ul></div>"
+
+
+def _test_link(page: Page, test: str) -> str:
+    anchor = page.anchors.get(test)
+    if anchor:
+        return f"<a href='#{anchor}'><code>{_e(test)}</code></a>"
+    return f"<code>{_e(test)}</code>"
+
+
+# ---------------------------------------------------------------- matrices
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Tests laid out by row (a tool set or a case) and column (mode and choice)."""
+
+    rows: list[str]
+    columns: list[Column]
+    cells: dict[tuple[str, Column], list[Record]]
+
+
+def _grid(records: list[Record], row_of: Callable[[Record], str], column_of: Callable[[Record], Column]) -> Grid:
+    cells: dict[tuple[str, Column], list[Record]] = {}
+    for record in records:
+        cells.setdefault((row_of(record), column_of(record)), []).append(record)
+    rows = list(dict.fromkeys(row_of(record) for record in records))
+    columns = sorted({column_of(record) for record in records}, key=_column_order)
+    return Grid(rows, columns, cells)
+
+
+def _column_order(column: Column) -> tuple[int, int, str]:
+    mode, choice = column
+    mode_rank = MODES.index(mode) if mode in MODES else len(MODES)
+    choice_rank = CHOICES.index(choice) if choice in CHOICES else len(CHOICES)
+    return mode_rank, choice_rank, f"{mode} {choice}"
+
+
+def _placement(record: Record) -> tuple[str, str, str] | None:
+    """(feature, mode, choice) from the record's labels, or read from a curated test id when it has none."""
+    if record.get("feature") and record.get("mode"):
+        return str(record["feature"]), str(record["mode"]), str(record.get("choice") or "")
+    test = str(record.get("test", ""))
+    if found := TEST_ID.match(test):
+        choice, feature, mode = found.groups()
+        return feature, mode, choice.replace("_", "-")
+    if found := PAIR_ID.match(test):
+        return found.group(1), "equivalence", found.group(2)
+    return None
+
+
+def _placed(record: Record) -> tuple[str, str, str]:
+    """The placement of a record the matrices hold (they hold only records that have one)."""
+    placed = _placement(record)
+    if placed is None:
+        raise ValueError(f"{record.get('test')} has no place in a matrix")
+    return placed
+
+
+def _kind(record: Record) -> str:
+    placed = _placement(record)
+    if placed is None:
+        return "other"
+    if placed[0].startswith(GENERATED_PREFIX):
+        return "generated"
+    if placed[0] == BAD_REQUEST:
+        return "bad-request"
+    return "curated"
+
+
+def _of_kind(page: Page, kind: str) -> list[Record]:
+    return [record for record in page.tests if _kind(record) == kind]
+
+
+def _feature_order(features: list[str]) -> list[str]:
+    """Run order, each tool set's -strict variant right after it."""
+    first = {feature.removesuffix("-strict"): index for index, feature in reversed(list(enumerate(features)))}
+    return sorted(features, key=lambda feature: (first[feature.removesuffix("-strict")], feature.endswith("-strict")))
+
+
+def _matrix_section(page: Page) -> str:
+    records = _of_kind(page, "curated")
+    if not records:
+        return ""
+    grid = _grid(records, lambda record: _placed(record)[0], lambda record: _placed(record)[1:])
+    grid = Grid(_feature_order(grid.rows), grid.columns, grid.cells)
+    return "\n".join(
+        [
+            "<section id='matrix'><h2>Tool sets × mode × tool_choice</h2>",
+            _grid_table(page, grid, "tool set"),
+            _legend(),
+            "</section>",
+        ]
+    )
+
+
+def _grid_table(page: Page, grid: Grid, row_label: str) -> str:
+    body = [_grid_row(page, grid, row) for row in grid.rows]
+    return "\n".join(
+        [
+            "<table class='matrix'>",
+            _grid_head(grid.columns, row_label),
+            "<tbody>",
+            *body,
+            "</tbody>",
+            _grid_foot(grid),
+            "</table>",
+        ]
+    )
+
+
+def _grid_head(columns: list[Column], row_label: str) -> str:
+    groups = list(dict.fromkeys(mode for mode, _ in columns))
+    spans = Counter(mode for mode, _ in columns)
+    if all(not choice for _, choice in columns):
+        cells = "".join(f"<th>{_e(mode)}</th>" for mode in groups)
+        return f"<thead><tr><th class='rowhead'>{_e(row_label)}</th>{cells}<th>total</th><th>broken checks</th></tr></thead>"
+    top = "".join(f"<th colspan='{spans[mode]}' class='group'>{_e(mode)}</th>" for mode in groups)
+    sub = "".join(f"<th class='sub'>{_e(choice)}</th>" for _, choice in columns)
+    return (
+        f"<thead><tr><th rowspan='2' class='rowhead'>{_e(row_label)}</th>{top}"
+        "<th rowspan='2'>total</th><th rowspan='2'>broken checks</th></tr>"
+        f"<tr>{sub}</tr></thead>"
+    )
+
+
+def _grid_row(page: Page, grid: Grid, row: str) -> str:
+    cells = "".join(_cell(page, grid.cells.get((row, column), [])) for column in grid.columns)
+    records = [record for column in grid.columns for record in grid.cells.get((row, column), [])]
+    checks = list(dict.fromkeys(check for record in records for check in broken_checks(record)))
+    shown = " ".join(f"<code>{_e(check)}</code>" for check in checks)
+    return f"<tr><th class='rowhead'>{_e(row)}</th>{cells}<td class='tally'>{_tally(records)}</td><td class='checks'>{shown}</td></tr>"
+
+
+def _grid_foot(grid: Grid) -> str:
+    columns = [[record for row in grid.rows for record in grid.cells.get((row, column), [])] for column in grid.columns]
+    everything = [record for records in columns for record in records]
+    cells = "".join(f"<td class='tally'>{_tally(records)}</td>" for records in columns)
+    return f"<tfoot><tr><th class='rowhead'>total</th>{cells}<td class='tally'>{_tally(everything)}</td><td></td></tr></tfoot>"
+
+
+def _cell(page: Page, records: list[Record]) -> str:
+    if not records:
+        return "<td class='empty'></td>"
+    shown = min(records, key=lambda record: (not is_regression(record), _severity(verdict_of(record))))
+    verdict = verdict_of(shown)
+    mark = EXPECTATION_MARKS.get(str(shown.get("expectation")))
+    word = mark[1] if mark else verdict
+    classes = [_verdict_class(verdict)] + ([f"mark-{mark[0]}"] if mark else [])
+    text = f"{SYMBOLS.get(verdict, '?')} {word}" + (f" ×{len(records)}" if len(records) > 1 else "")
+    title = "\n".join(_cell_title(record) for record in records)
+    anchor = page.anchors.get(shown["test"])
+    inner = f"<a href='#{anchor}'>{_e(text)}</a>" if anchor else _e(text)
+    return f"<td class='cell {' '.join(classes)}' title='{_e(title)}'>{inner}</td>"
+
+
+def _cell_title(record: Record) -> str:
+    parts = [f"{record.get('test')}: {verdict_of(record)}"]
+    if record.get("expectation"):
+        parts.append(f"({record['expectation']})")
+    if broken := broken_checks(record):
+        parts.append("— " + ", ".join(broken))
+    if record.get("note"):
+        parts.append(f"— {record['note']}")
+    return " ".join(parts)
+
+
+def _verdict_class(verdict: str) -> str:
+    return "v-" + re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
+
+
+def _tally(records: list[Record]) -> str:
+    counts = Counter(verdict_of(record) for record in records)
+    return " ".join(
+        f"<span class='t {_verdict_class(verdict)}' title='{_e(verdict)}'>{counts[verdict]}{_e(SYMBOLS.get(verdict, '?'))}</span>"
+        for verdict in ordered_verdicts(counts)
+    )
+
+
+def _legend() -> str:
+    verdicts = "".join(
+        f"<span class='key {_verdict_class(verdict)}'>{_e(symbol)} {_e(verdict)}</span>"
+        for verdict, symbol in SYMBOLS.items()
+    )
+    marks = (
+        "<span class='key v-fail mark-regression'>✗ REGRESSION</span>"
+        "<span class='key v-fail mark-known'>✗ known</span>"
+        "<span class='key v-pass mark-fixed'>✓ fixed</span>"
+        "<span class='key v-fail mark-new'>✗ new</span>"
+    )
+    return (
+        f"<p class='legend'>{verdicts}<span class='gap'></span>{marks}</p>"
+        "<p class='hint'>Against an expectation file: REGRESSION fails the run; known = a failure the file "
+        "expects; fixed = passes where a failure was expected; new = a test the file does not know. "
+        "Click a coloured cell for its failure; hover for the test id.</p>"
+    )
+
+
+def _generated_section(page: Page) -> str:
+    records = _of_kind(page, "generated")
+    if not records:
+        return ""
+    rows = "".join(_generated_row(page, record) for record in records)
+    return (
+        "<section id='generated'><h2>Generated tool sets (Hypothesis)</h2>"
+        "<table class='compact'><thead><tr><th>test</th><th>verdict</th><th>examples</th><th>outcomes</th>"
+        f"<th>broken keywords</th><th>refused keywords</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _generated_row(page: Page, record: Record) -> str:
+    facts = record.get("generated") or {}
+    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in (facts.get("outcomes") or {}).items())
+    return (
+        f"<tr><td><code>{_e(record.get('test'))}</code></td>{_cell(page, [record])}"
+        f"<td class='num'>{_e(facts.get('examples', ''))}</td><td>{_e(outcomes)}</td>"
+        f"<td>{_keywords(facts.get('broken_keywords'))}</td><td>{_keywords(facts.get('refused_keywords'))}</td></tr>"
+    )
+
+
+def _keywords(counts: Any) -> str:
+    if not counts:
+        return ""
+    if isinstance(counts, dict):
+        return " ".join(f"<code>{_e(keyword)}</code>×{_e(count)}" for keyword, count in counts.items())
+    return " ".join(f"<code>{_e(keyword)}</code>" for keyword in counts)
+
+
+def _bad_request_section(page: Page) -> str:
+    records = _of_kind(page, "bad-request")
+    if not records:
+        return ""
+    grid = _grid(records, lambda record: _placed(record)[2], lambda record: (_placed(record)[1], ""))
+    return f"<section id='bad-requests'><h2>Bad requests</h2>{_grid_table(page, grid, 'case')}</section>"
+
+
+def _other_section(page: Page) -> str:
+    records = _of_kind(page, "other")
+    if not records:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{_e(record.get('test'))}</code></td>{_cell(page, [record])}<td>{_e(record.get('note', ''))}</td></tr>"
+        for record in records
+    )
+    return (
+        "<section id='other'><h2>Other tests</h2><table class='compact'>"
+        f"<thead><tr><th>test</th><th>verdict</th><th>note</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
+# ---------------------------------------------------------------- failures and their evidence
+
+
+def _failures_section(page: Page) -> str:
+    listed = attention_order(page.tests)
+    if not listed:
+        return "<section id='failures'><h2>Failures and warnings</h2><p>None.</p></section>"
+    entries = [_failure_entry(page, record) for record in listed]
+    return "\n".join(
+        [
+            f"<section id='failures'><h2>Failures and warnings ({len(listed)}) {_tally(listed)}</h2>",
+            "<p class='hint'><button type='button' id='expand'>expand all</button> "
+            "<button type='button' id='collapse'>collapse all</button></p>",
+            *entries,
+            "</section>",
+        ]
+    )
+
+
+def _failure_entry(page: Page, record: Record) -> str:
+    test = str(record.get("test"))
+    verdict = verdict_of(record)
+    mark = EXPECTATION_MARKS.get(str(record.get("expectation")))
+    badge_classes = _verdict_class(verdict) + (f" mark-{mark[0]}" if mark else "")
+    badge_text = f"{SYMBOLS.get(verdict, '?')} {verdict}" + (f" · {mark[1]}" if mark else "")
+    checks = " ".join(f"<code>{_e(check)}</code>" for check in broken_checks(record))
+    reproducer = _load_reproducer(page.run_dir, record.get("reproducer"))
+    return "\n".join(
+        [
+            f"<details class='failure' id='{page.anchors[test]}'>",
+            f"<summary><span class='badge {badge_classes}'>{_e(badge_text)}</span> <code class='test'>{_e(test)}</code> {checks}"
+            f" <span class='first'>{_e(_first_message(record))}</span></summary>",
+            "<div class='evidence'>",
+            _violations(record),
+            _note(record),
+            _generated_facts(reproducer),
+            _exchanges(reproducer, str(record.get("reproducer"))),
+            "</div></details>",
+        ]
+    )
+
+
+def _first_message(record: Record) -> str:
+    violations = record.get("violations") or []
+    text = str(violations[0].get("message", "")) if violations else str(record.get("note") or "")
+    return text if len(text) <= FIRST_MESSAGE else text[: FIRST_MESSAGE - 1] + "…"
+
+
+def _violations(record: Record) -> str:
+    by_check: dict[str, list[dict[str, Any]]] = {}
+    for violation in record.get("violations") or []:
+        by_check.setdefault(str(violation.get("check")), []).append(violation)
+    items = [_violation_group(check, violations) for check, violations in by_check.items()]
+    return f"<ul class='violations'>{''.join(items)}</ul>" if items else ""
+
+
+def _violation_group(check: str, violations: list[dict[str, Any]]) -> str:
+    level = str(violations[0].get("level", ""))
+    registered = REGISTRY.get(check)
+    rule = f"<span class='rule'>{_e(registered.rule)} ({_e(registered.source)})</span>" if registered else ""
+    messages = "".join(f"<li>{_e(violation.get('message', ''))}</li>" for violation in violations)
+    return (
+        f"<li><code>{_e(check)}</code> <span class='level level-{_e(level.lower())}'>{_e(level)}</span> {rule}"
+        f"<ul>{messages}</ul></li>"
+    )
+
+
+def _note(record: Record) -> str:
+    parts = []
+    if record.get("note"):
+        parts.append(f"<p class='note'>{_e(record['note'])}</p>")
+    if record.get("retries"):
+        parts.append(f"<p class='note'>{len(record['retries'])} retries: {_e(json.dumps(record['retries']))}</p>")
+    if record.get("duration"):
+        parts.append(f"<p class='small'>answered in {_e(record['duration'])} s</p>")
+    return "".join(parts)
+
+
+def _load_reproducer(run_dir: Path, relative: Any) -> dict[str, Any] | str:
+    """The reproducer document, or a sentence saying why there is none."""
+    if not relative:
+        return "no reproducer file was written for this test"
+    path = (run_dir / str(relative)).resolve()
+    if not path.is_relative_to(run_dir.resolve()):
+        return f"reproducer path {relative} lies outside the run directory"
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as problem:
+        return f"could not read the reproducer {relative}: {problem}"
+    return loaded if isinstance(loaded, dict) else f"{relative} is not a reproducer"
+
+
+def _generated_facts(reproducer: dict[str, Any] | str) -> str:
+    if not isinstance(reproducer, dict):
+        return ""
+    parts = []
+    if reproducer.get("broken_keywords"):
+        parts.append(f"<p>schema keywords broken: {_keywords(reproducer['broken_keywords'])}</p>")
+    if reproducer.get("keywords"):
+        parts.append(f"<p>tool set uses: {_keywords(reproducer['keywords'])}</p>")
+    if reproducer.get("replay"):
+        parts.append(f"<p class='label'>replay</p><pre class='curl'>{_e(reproducer['replay'])}</pre>")
+    return "".join(parts)
+
+
+def _exchanges(reproducer: dict[str, Any] | str, path: str) -> str:
+    if isinstance(reproducer, str):
+        return f"<p class='small'>{_e(reproducer)}</p>"
+    exchanges = reproducer.get("exchanges")
+    if not isinstance(exchanges, list):
+        exchanges = [reproducer] if "request" in reproducer else []
+    link = f"<p class='small'>reproducer file: <code>{_e(path)}</code></p>"
+    return link + "".join(_exchange(exchange, path) for exchange in exchanges if isinstance(exchange, dict))
+
+
+def _exchange(exchange: dict[str, Any], path: str) -> str:
+    request = exchange.get("request")
+    mode = "stream" if isinstance(request, dict) and request.get("stream") else "blocking"
+    status, body = _status_and_body(exchange)
+    indented = _indented_json(body)
+    label = "Response (JSON body indented for reading)" if indented else "Response, as received"
+    return "\n".join(
+        [
+            f"<div class='exchange'><h4>{mode} request</h4>",
+            "<p class='label'>Reproduce with</p>",
+            f"<pre class='curl'>{_e(exchange.get('curl', '(no curl line)'))}</pre>",
+            f"<p class='label'>{label}</p>",
+            f"<pre class='response'>{_e(status)}\n{_e(_cut_middle(indented or body, path))}</pre>",
+            "<p class='label'>Request JSON</p>",
+            f"<pre class='request'>{_e(json.dumps(request, indent=2, ensure_ascii=False))}</pre>",
+            "</div>",
+        ]
+    )
+
+
+def _status_and_body(exchange: dict[str, Any]) -> tuple[str, str]:
+    """The status line and the body; reproducers of curated tests hold both in one text, generated ones apart."""
+    text = str(exchange.get("response", "(no response recorded)"))
+    if text.startswith("HTTP "):
+        status, _, body = text.partition("\n")
+        return status, body
+    if exchange.get("status") is None:
+        return "", text
+    return f"HTTP {exchange['status']}", text
+
+
+def _indented_json(body: str) -> str | None:
+    """A JSON document body, indented; None for streams, cut bodies and anything else."""
+    if not body.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _cut_middle(text: str, path: str) -> str:
+    """Head and tail of a long body: a stream's end ([DONE], finish_reason) matters as much as its start."""
+    if len(text) <= RESPONSE_HEAD + RESPONSE_TAIL:
+        return text
+    left_out = len(text) - RESPONSE_HEAD - RESPONSE_TAIL
+    return f"{text[:RESPONSE_HEAD]}\n\n… {left_out} characters left out here; the whole response is in {path} …\n\n{text[-RESPONSE_TAIL:]}"
+
+
+def _not_judged_section(page: Page) -> str:
+    records = [record for record in page.tests if verdict_of(record) in NOT_JUDGED and not needs_attention(record)]
+    if not records:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{_e(record.get('test'))}</code></td>{_cell(page, [record])}<td>{_e(record.get('note', ''))}</td></tr>"
+        for record in records
+    )
+    return (
+        f"<section id='not-judged'><details><summary><h2>Not judged ({len(records)}) {_tally(records)}</h2></summary>"
+        "<table class='compact'><thead><tr><th>test</th><th>verdict</th><th>why</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></details></section>"
+    )
+
+
+def _run_details(page: Page) -> str:
+    document = page.document
+    rows = [("target " + key, value) for key, value in (document.get("target") or {}).items()]
+    rows += [("option " + key, value) for key, value in (document.get("options") or {}).items()]
+    shown = "".join(
+        f"<tr><th>{_e(key)}</th><td><code>{_e(_display(key, value))}</code></td></tr>"
+        for key, value in rows
+        if not SECRET_KEY.search(key)
+    )
+    return f"<section id='run'><details><summary><h2>Run details</h2></summary><table class='compact'>{shown}</table></details></section>"
+
+
+def _display(key: str, value: Any) -> str:
+    if key.endswith("endpoint") and isinstance(value, str):
+        return url_without_credentials(value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+STYLE = """
+:root{--pass:#2e9e4f;--fail:#d93025;--warn:#f2a900;--grey:#8d949b;--purple:#8e44ad;--notrun:#e3e5e8;
+--refused:#1a7f8e;--known-a:#f7d2ce;--known-b:#eab0aa;--ink:#1f2328;--muted:#59636e;--line:#d0d7de}
+*{box-sizing:border-box}
+body{margin:0;padding:16px 24px;font:14px/1.4 system-ui,"Segoe UI","DejaVu Sans",sans-serif;color:var(--ink);background:#fff}
+h1{font-size:22px;margin:0 0 2px}h1 .on{font-weight:400;color:var(--muted)}
+h2{font-size:17px;margin:22px 0 8px;display:inline-block}
+h4{margin:10px 0 4px;font-size:14px}
+code,pre{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px}
+.meta{margin:0 0 8px;color:var(--muted)}
+.kicker{margin:0;font-size:12px;letter-spacing:.08em;text-transform:uppercase;color:var(--muted)}
+.broken{margin:4px 0;font-size:13px}.broken code{color:#8a1c12;font-weight:600}
+.first{color:var(--muted);font-size:12px;margin-left:6px}
+.compact td:first-child code{white-space:nowrap}
+.banner{padding:8px 12px;margin:6px 0;border-radius:4px;font-size:15px;color:#fff}
+.banner b{margin-right:8px;letter-spacing:.04em}
+.death{background:#6b1020}.incomplete{background:#9a5b00}
+.totals{margin:8px 0;font-size:15px}.totals .count{font-weight:700;margin-right:6px}
+.badge{display:inline-block;padding:2px 9px;border-radius:11px;font-weight:700;margin:0 2px;white-space:nowrap}
+.baseline{border:1px solid var(--line);border-radius:6px;padding:6px 12px;margin:8px 0;max-width:1200px}
+.baseline p{margin:2px 0}.baseline ul{margin:2px 0 6px;padding-left:22px}
+.bl b{font-size:14px}.bl-regressions b,.bl-regressions a{color:#b3140b}
+.bl-regressions{background:#fdecea;border-left:5px solid var(--fail);padding:4px 8px;margin:4px 0}
+.bl-fixed b{color:#11702f}
+table{border-collapse:separate;border-spacing:2px}
+.matrix th,.matrix td{padding:3px 8px;text-align:center;white-space:nowrap}
+.matrix thead th{background:#f0f2f4;font-weight:600}
+.matrix th.group{border-bottom:2px solid var(--ink);font-size:14px}
+.matrix th.sub{font-weight:400;font-size:12.5px}
+.matrix th.rowhead{text-align:left;background:#f6f8fa;font-weight:600;font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12.5px}
+.matrix tfoot th,.matrix tfoot td{background:#f6f8fa;border-top:2px solid var(--ink)}
+td.cell{min-width:86px;font-size:12.5px;font-weight:600}
+td.cell a{color:inherit;text-decoration:none;display:block}
+td.cell a:hover{text-decoration:underline}
+td.empty{background:repeating-linear-gradient(45deg,#fff 0 4px,#f3f4f6 4px 8px)}
+td.checks{text-align:left;color:#8a1c12;font-size:11.5px;white-space:normal;max-width:420px}
+td.checks code{font-size:11px;margin-right:4px}
+td.tally{text-align:left;font-size:12px;white-space:normal;min-width:64px;max-width:150px}
+.t{display:inline-block;padding:0 5px;border-radius:8px;margin-right:2px;font-weight:700}
+.v-pass{background:var(--pass);color:#fff}
+.v-fail{background:var(--fail);color:#fff}
+.v-warn{background:var(--warn);color:#1f1500}
+.v-refused{background:var(--refused);color:#fff}
+.v-truncated,.v-inconclusive,.v-unknown{background:var(--grey);color:#fff}
+.v-timeout,.v-error{background:var(--purple);color:#fff}
+.v-not-run{background:var(--notrun);color:#555}
+.mark-known{background:repeating-linear-gradient(135deg,var(--known-a) 0 5px,var(--known-b) 5px 10px);color:#7c1710}
+.mark-regression{outline:3px solid #4a0700;outline-offset:-3px;font-weight:800;letter-spacing:.02em}
+.mark-fixed{box-shadow:inset 0 0 0 3px #0a4d20}
+.mark-new,.mark-changed{box-shadow:inset 0 0 0 2px #1f2328}
+.badge.mark-regression{outline-offset:0}
+.legend{margin:8px 0 2px;font-size:12px}
+.key{display:inline-block;padding:1px 7px;margin:2px 3px 2px 0;border-radius:3px;font-weight:600}
+.gap{display:inline-block;width:16px}
+.hint,.small{color:var(--muted);font-size:12px;margin:2px 0}
+.compact th,.compact td{padding:2px 8px;text-align:left;border-bottom:1px solid #eef0f2;vertical-align:top}
+.compact td.cell{text-align:center}.compact td.num{text-align:right}
+details.failure{border:1px solid var(--line);border-radius:5px;margin:4px 0;max-width:1320px}
+details.failure>summary{padding:5px 8px;cursor:pointer;background:#f6f8fa}
+details.failure[open]>summary{border-bottom:1px solid var(--line)}
+details.failure:target>summary{background:#fff3bf}
+summary code{margin-right:4px}summary .test{font-weight:700;font-size:12.5px}
+summary h2{margin:14px 0 6px}
+.evidence{padding:4px 14px 10px}
+.violations{padding-left:18px;margin:6px 0}.violations ul{margin:2px 0 6px;padding-left:18px}
+.rule{color:var(--muted);font-size:12px}
+.level{font-size:11px;font-weight:700;padding:0 5px;border-radius:3px;background:#eee}
+.level-must{background:#fbd3d0;color:#8a1c12}.level-should{background:#fde9b3;color:#6b4a00}
+.note{margin:4px 0;padding:4px 8px;background:#fff8e1;border-left:3px solid var(--warn)}
+.label{font-weight:600;margin:8px 0 2px;font-size:12.5px}
+pre{margin:0;padding:6px 8px;background:#f6f8fa;border:1px solid #e4e7eb;border-radius:4px;overflow:auto;
+max-height:22em;white-space:pre-wrap;word-break:break-all}
+pre.curl{max-height:8em}
+.exchange{border-top:1px dashed var(--line);margin-top:8px}
+button{font:inherit;font-size:12px;padding:1px 8px}
+"""
+
+# Opens the failure a matrix cell links to; the buttons open or close them all.
+SCRIPT = """
+function openTarget(){var t=document.getElementById(location.hash.slice(1));if(t&&t.tagName==='DETAILS'){t.open=true;}}
+function setAll(open){document.querySelectorAll('#failures details').forEach(function(d){d.open=open;});}
+window.addEventListener('hashchange',openTarget);openTarget();
+var ex=document.getElementById('expand');if(ex){ex.onclick=function(){setAll(true);};}
+var co=document.getElementById('collapse');if(co){co.onclick=function(){setAll(false);};}
+"""

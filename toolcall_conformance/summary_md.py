@@ -1,0 +1,139 @@
+"""summary.md: a short Markdown summary of a run for a CI job page ($GITHUB_STEP_SUMMARY)."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from .html_report import (
+    EXPECTATION_MARKS,
+    attention_order,
+    baseline_lists,
+    broken_checks,
+    death_of,
+    endpoint_of,
+    model_of,
+    ordered_verdicts,
+    server_of,
+    tests_count,
+    tests_of,
+    totals_of,
+    transition,
+    verdict_of,
+)
+
+SUMMARY_FILE = "summary.md"
+MAX_FAILURE_ROWS = 25
+MAX_BASELINE_ITEMS = 15
+FAILING = ("fail", "error", "timeout")
+MARKDOWN_SPECIALS = "\\`*_[]|#~"
+
+
+def render_markdown(document: dict[str, Any]) -> str:
+    """Totals, target, baseline diff and the first failures, as GitHub-flavoured Markdown."""
+    parts = [
+        _headline(document),
+        _target_line(document),
+        *_banners(document),
+        *_baseline(document),
+        *_failures(document),
+    ]
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def write_markdown(document: dict[str, Any], run_dir: Path) -> Path:
+    """Write run_dir/summary.md and return its path."""
+    path = Path(run_dir) / SUMMARY_FILE
+    path.write_text(render_markdown(document), encoding="utf-8")
+    return path
+
+
+def _text(value: Any) -> str:
+    """Plain text that stays plain: no Markdown emphasis, links or table breaks, no HTML."""
+    text = " ".join(str(value).split())
+    text = "".join("\\" + char if char in MARKDOWN_SPECIALS else char for char in text)
+    return escape(text, quote=False)
+
+
+def _code(value: Any) -> str:
+    """A code span; backticks cannot be escaped inside one, and a pipe would still end a table cell."""
+    text = " ".join(str(value).split()).replace("`", "'").replace("|", "\\|")
+    return f"`{text}`"
+
+
+def _headline(document: dict[str, Any]) -> str:
+    totals = totals_of(document)
+    counts = ", ".join(f"{totals[verdict]} {verdict}" for verdict in ordered_verdicts(totals))
+    regressions = sum(1 for record in tests_of(document) if record.get("expectation") == "regression")
+    icon = "❌" if regressions or any(totals[verdict] for verdict in FAILING) else "✅"
+    if regressions:
+        counts = f"**{regressions} regression{'s' if regressions != 1 else ''}** · {counts}"
+    return f"### {icon} Tool-call conformance: {tests_count(sum(totals.values()))} — {counts or 'no tests'}"
+
+
+def _target_line(document: dict[str, Any]) -> str:
+    suite = document.get("suite") or {}
+    return (
+        f"**{_text(model_of(document))}** on {_text(server_of(document))} at {_code(endpoint_of(document))}"
+        f" · suite {_text(suite.get('version', '?'))} · started {_text(document.get('started', '?'))}"
+    )
+
+
+def _banners(document: dict[str, Any]) -> list[str]:
+    banners = []
+    if document.get("server_death"):
+        banners.append(f"> **SERVER DIED**: {_text(death_of(document))}")
+    if document.get("complete") is False:
+        banners.append("> **Incomplete run**: the run was interrupted; tests that did not finish are missing.")
+    return banners
+
+
+def _baseline(document: dict[str, Any]) -> list[str]:
+    lists = baseline_lists(document)
+    if lists is None:
+        return []
+    against = (document.get("baseline") or {}).get("against") or "an earlier run"
+    counts = ", ".join(f"{label}: {len(items)}" for label, items in lists)
+    return [f"**Against {_code(against)}**: {counts}"] + [
+        _baseline_list(label, items) for label, items in lists if items
+    ]
+
+
+def _baseline_list(label: str, items: list[dict[str, Any]]) -> str:
+    heading = f"{label.capitalize()} ({len(items)})"
+    lines = [f"**{heading}**:" if label == "regressions" else f"{heading}:"]
+    for item in items[:MAX_BASELINE_ITEMS]:
+        details = [_text(transition(item))] if transition(item) else []
+        details += [_code(check) for check in item["checks"]]
+        lines.append(" ".join([f"- {_code(item['test'])}", *details]))
+    if len(items) > MAX_BASELINE_ITEMS:
+        lines.append(f"- ... and {len(items) - MAX_BASELINE_ITEMS} more")
+    return "\n".join(lines)
+
+
+def _failures(document: dict[str, Any]) -> list[str]:
+    listed = attention_order(tests_of(document))
+    if not listed:
+        return []
+    rows = ["| test | verdict | broken checks |", "|---|---|---|"]
+    rows += [_failure_row(record) for record in listed[:MAX_FAILURE_ROWS]]
+    table = "\n".join(rows)
+    more = len(listed) - MAX_FAILURE_ROWS
+    tail = f"... and {more} more; every one is in report.html beside results.json" if more > 0 else ""
+    return [f"**Failures and warnings ({len(listed)})**", table, tail]
+
+
+def _failure_row(record: dict[str, Any]) -> str:
+    checks = ", ".join(_code(check) for check in broken_checks(record))
+    return f"| {_code(record.get('test', '?'))} | {_verdict_cell(record)} | {checks} |"
+
+
+def _verdict_cell(record: dict[str, Any]) -> str:
+    verdict = _text(verdict_of(record))
+    expectation = record.get("expectation")
+    if expectation == "regression":
+        return f"**{verdict}, regression**"
+    if expectation in EXPECTATION_MARKS:
+        return f"{verdict} ({_text(expectation)})"
+    return verdict
