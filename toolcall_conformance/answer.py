@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import Exchange
-from .schema import strict_json
+from .jsontext import strict_json
 from .stream import Reassembly, reassemble
 
 

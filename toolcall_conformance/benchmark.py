@@ -3,10 +3,14 @@
     python -m toolcall_conformance.benchmark [--endpoint URL] [--concurrency N] [--rounds R]
 
 Without --endpoint it starts the embedded target. Each round times, on the same server:
-  suite  - `pytest` running the whole conformance suite: its time for its requests (first request sent to
-           last verdict, from results.json) and the whole process (start, collection, requests, checks, report)
+  suite  - `pytest` running the conformance suite (the curated tests; generated and bad-request tests send
+           other bodies): its time for its requests (first request sent to last verdict, from results.json),
+           the whole process (start, collection, requests, checks, report), and the CPU it used
   plain  - an httpx client sending the same request bodies with the same concurrency, reading every byte
-The two alternate, so both see the same machine; the ratio of medians is what counts (target <= 1.25).
+  loaded - the plain client again while another process keeps LOAD_SHARE of one core busy: a control for
+           a server that shares the client's cores (the embedded target does), where any client-side work
+           slows the server down
+Their order rotates, so all see the same machine; the ratio of medians is what counts (target <= 1.25).
 Then the client-side cost of validating one call and reassembling one stream (median, microseconds).
 """
 
@@ -15,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,18 +65,50 @@ async def _plain(endpoint: str, bodies: list[dict[str, Any]], concurrency: int) 
         return time.perf_counter() - started
 
 
-def _suite(endpoint: str, concurrency: int) -> tuple[float, float, int]:
+def _suite(endpoint: str, concurrency: int) -> tuple[float, float, int, float]:
+    """Seconds for the whole run and for its requests, requests sent, and CPU seconds of the pytest processes."""
+    cpu_before = _children_cpu()
     with tempfile.TemporaryDirectory() as reports:
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(REPO_ROOT / "tests"),
              f"--rootdir={REPO_ROOT}", f"--endpoint={endpoint}", f"--concurrency={concurrency}",
-             f"--report-dir={reports}", "-m", "not hypothesis"],
+             f"--report-dir={reports}", "-m", "not hypothesis and not bad_request"],
             cwd=REPO_ROOT, capture_output=True, check=False,
         )  # fmt: skip
         elapsed = time.perf_counter() - started
         document = json.loads((Path(reports) / "latest" / "results.json").read_text())
-    return elapsed, document["request_phase_seconds"], document["requests_sent"]
+    return elapsed, document["request_phase_seconds"], document["requests_sent"], _children_cpu() - cpu_before
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+LOAD_SHARE = 0.2
+LOAD_PERIOD = 0.1
+
+
+def _keep_busy(stop: Any, share: float) -> None:
+    """Use `share` of one core: busy for share * LOAD_PERIOD, then asleep for the rest of the period."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        while time.perf_counter() - started < share * LOAD_PERIOD:
+            pass
+        time.sleep((1 - share) * LOAD_PERIOD)
+
+
+def _plain_under_load(endpoint: str, bodies: list[dict[str, Any]], concurrency: int) -> float:
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    load = context.Process(target=_keep_busy, args=(stop, LOAD_SHARE), daemon=True)
+    load.start()
+    try:
+        return asyncio.run(_plain(endpoint, bodies, concurrency))
+    finally:
+        stop.set()
+        load.join(timeout=5)
 
 
 def _median_us(function: Any, repeat: int) -> float:
@@ -137,24 +175,30 @@ def main(argv: list[str] | None = None) -> int:
         })  # fmt: skip
         bodies = suite_bodies(settings)
         asyncio.run(_plain(endpoint, bodies[:8], args.concurrency))  # warm the server up
-        process_times, phase_times, plain_times = [], [], []
+        runs: dict[str, list[float]] = {"suite": [], "process": [], "cpu": [], "plain": [], "loaded": []}
+        order = ["suite", "plain", "loaded"]
         for round_number in range(args.rounds):
-            # Alternate which goes first, so neither always meets a warmer server (prefix cache, allocator).
-            if round_number % 2:
-                plain_time = asyncio.run(_plain(endpoint, bodies, args.concurrency))
-                process_time, phase_time, sent = _suite(endpoint, args.concurrency)
-            else:
-                process_time, phase_time, sent = _suite(endpoint, args.concurrency)
-                plain_time = asyncio.run(_plain(endpoint, bodies, args.concurrency))
-            process_times.append(process_time)
-            phase_times.append(phase_time)
-            plain_times.append(plain_time)
-            print(f"round {round_number + 1}: suite {phase_time:.2f} s for its requests ({sent}), "
-                  f"{process_time:.2f} s as a whole pytest run; plain {plain_time:.2f} s ({len(bodies)})")  # fmt: skip
-        plain = statistics.median(plain_times)
+            for kind in order[round_number % 3 :] + order[: round_number % 3]:  # each kind meets each position
+                if kind == "suite":
+                    process_time, phase_time, sent, cpu = _suite(endpoint, args.concurrency)
+                    runs["suite"].append(phase_time)
+                    runs["process"].append(process_time)
+                    runs["cpu"].append(cpu)
+                elif kind == "plain":
+                    runs["plain"].append(asyncio.run(_plain(endpoint, bodies, args.concurrency)))
+                else:
+                    runs["loaded"].append(_plain_under_load(endpoint, bodies, args.concurrency))
+            print(f"round {round_number + 1}: suite {runs['suite'][-1]:.2f} s for its {sent} requests "
+                  f"({runs['process'][-1]:.2f} s as a whole pytest run, {runs['cpu'][-1]:.2f} s CPU); "
+                  f"plain {runs['plain'][-1]:.2f} s ({len(bodies)}); "
+                  f"plain with {LOAD_SHARE:.0%} of a core busy elsewhere {runs['loaded'][-1]:.2f} s")  # fmt: skip
+        median = {kind: statistics.median(times) for kind, times in runs.items()}
+        plain = median["plain"]
         print(f"server: {endpoint} ({target.server_version or 'unknown version'}), concurrency {args.concurrency}")
-        print(f"suite/plain, ratio of medians, requests: {statistics.median(phase_times) / plain:.2f} (target <= 1.25)")
-        print(f"suite/plain, ratio of medians, whole pytest run: {statistics.median(process_times) / plain:.2f}")
+        print(f"suite/plain, ratio of medians, requests: {median['suite'] / plain:.2f} (target <= 1.25)")
+        print(f"suite/plain, ratio of medians, whole pytest run: {median['process'] / plain:.2f}")
+        print(f"control: plain with {LOAD_SHARE:.0%} of a core busy elsewhere / plain: {median['loaded'] / plain:.2f}")
+        print(f"suite CPU per run (pytest and its sending process, start-up included): {median['cpu']:.2f} s median")
         for name, micros in client_costs(endpoint, settings).items():
             print(f"{name}: {micros:.0f} us median")
     finally:

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
+from .jsontext import strict_json
 from .redact import url_without_credentials
-from .schema import strict_json
 from .stream import SseEvent, parse_sse
 
 TRANSPORT_CONNECT = "transport.connect"
@@ -45,6 +45,7 @@ class Exchange:
     elapsed: float = 0.0
     first_byte: float | None = None
     retries: list[dict[str, Any]] = field(default_factory=list)
+    sent: bytes | None = None  # the body as sent, when it is not request's JSON (send_raw)
 
     @property
     def content_type(self) -> str:
@@ -70,6 +71,16 @@ def chat_url(endpoint: str) -> str:
 async def send(http: httpx.AsyncClient, endpoint: str, api_key: str, body: dict[str, Any], timeout: float) -> Exchange:
     """POST one chat completion and return the Exchange; never raises for what the server does."""
     exchange = Exchange(url=chat_url(endpoint), request=body, stream=bool(body.get("stream")))
+    return await _complete(http, exchange, api_key, timeout)
+
+
+async def send_raw(http: httpx.AsyncClient, endpoint: str, api_key: str, content: bytes, timeout: float) -> Exchange:
+    """POST bytes exactly as given, JSON or not, as application/json; never raises for what the server does."""
+    exchange = Exchange(url=chat_url(endpoint), request={}, stream=False, sent=content)
+    return await _complete(http, exchange, api_key, timeout)
+
+
+async def _complete(http: httpx.AsyncClient, exchange: Exchange, api_key: str, timeout: float) -> Exchange:
     exchange.started = time.time()
     clock = time.monotonic()
     try:
@@ -98,7 +109,11 @@ async def _receive(http: httpx.AsyncClient, exchange: Exchange, api_key: str, cl
         "Authorization": f"Bearer {api_key}",
         "Accept": "text/event-stream" if exchange.stream else "application/json",
     }
-    async with http.stream("POST", exchange.url, json=exchange.request, headers=headers) as response:
+    body: dict[str, Any] = {"json": exchange.request}
+    if exchange.sent is not None:
+        headers["Content-Type"] = "application/json"
+        body = {"content": exchange.sent}
+    async with http.stream("POST", exchange.url, headers=headers, **body) as response:
         exchange.status = response.status_code
         exchange.headers = {key.lower(): value for key, value in response.headers.items()}
         received = bytearray()

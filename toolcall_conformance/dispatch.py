@@ -1,20 +1,31 @@
-"""Sends the session's requests ahead of the tests that judge them, a bounded number at once."""
+"""Sends the session's requests ahead of the tests that judge them, a bounded number at once.
+
+The sending runs in a child process. In the pytest process it starved: every socket read of the
+sending thread waited for the GIL behind pytest's own work, and a run's requests took twice as long
+as the same requests sent alone (measured with scripts/benchmark and py-spy; see the README's Speed).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 import httpx
 
 from .client import TRANSPORT_BROKEN, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange, not_sent, send
-from .schema import shorten
+from .jsontext import shorten
 
 # After this many failed answers in a row (5xx or broken connections) the server is probed.
 FAILURES_BEFORE_PROBE = 3
@@ -68,8 +79,157 @@ def request_key(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class SenderConfig:
+    """What the sending process needs to know."""
+
+    endpoint: str
+    api_key: str
+    timeout: float
+    concurrency: int
+    retries: int = 0
+    verify: str | bool = True
+
+
+@dataclass(frozen=True)
+class DispatchState:
+    """How far the sending got: reported with every answer."""
+
+    sent: int = 0
+    answered: int = 0
+    first_sent: float | None = None
+    last_answered: float | None = None
+    death: ServerDeath | None = None
+
+
+@dataclass
+class _Sender:
+    """Sends requests on the child's event loop: resends, overload retries, and noticing a server's death."""
+
+    config: SenderConfig
+    http: httpx.AsyncClient
+    slots: asyncio.Semaphore
+    state: DispatchState = field(default_factory=DispatchState)
+    good: int = 0
+    failures_in_a_row: int = 0
+
+    @classmethod
+    def open(cls, config: SenderConfig) -> _Sender:
+        # Idle connections are dropped before servers drop them (uvicorn: after 5 s, httpx's default too):
+        # reusing one the server is closing breaks the request before any answer, which is no server fault.
+        limits = httpx.Limits(
+            max_connections=config.concurrency,
+            max_keepalive_connections=config.concurrency,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        )
+        http = httpx.AsyncClient(limits=limits, timeout=config.timeout, verify=config.verify)
+        return cls(config, http, asyncio.Semaphore(config.concurrency))
+
+    async def _post(self, body: dict[str, Any]) -> Exchange:
+        config = self.config
+        return await send(self.http, config.endpoint, config.api_key, body, config.timeout)
+
+    async def send(self, body: dict[str, Any]) -> Exchange:
+        async with self.slots:
+            if self.state.death is not None:
+                return not_sent(self.config.endpoint, body, f"not sent: {self.state.death.describe()}")
+            self._update(sent=self.state.sent + 1, first_sent=self.state.first_sent or time.time())
+            exchange = await self._post(body)
+            retries: list[dict[str, Any]] = []
+            if _broke_before_answering(exchange):
+                # A pooled connection the server closed as it was reused: resend once on a fresh one.
+                retries.append({"status": None, "reason": exchange.transport_error.message, "waited": 0.0})
+                exchange = await self._post(body)
+            while exchange.status in OVERLOADED and len(retries) < self.config.retries:
+                wait = _backoff(exchange, len(retries))
+                retries.append({"status": exchange.status, "waited": wait})
+                await asyncio.sleep(wait)
+                exchange = await self._post(body)
+            exchange.retries = retries
+            self._update(answered=self.state.answered + 1, last_answered=time.time())
+            await self._watch(exchange)
+            return exchange
+
+    def _update(self, **changes: Any) -> None:
+        self.state = DispatchState(**{**self.state.__dict__, **changes})
+
+    async def _watch(self, exchange: Exchange) -> None:
+        """Notice a server that answered before and now refuses connections or fails every request."""
+        if exchange.ok:
+            self.good += 1
+            self.failures_in_a_row = 0
+            return
+        error = exchange.transport_error
+        broken = (error is not None and error.kind != TRANSPORT_TIMEOUT) or (exchange.status or 0) >= 500
+        self.failures_in_a_row = self.failures_in_a_row + 1 if broken else 0
+        refused = error is not None and error.kind == TRANSPORT_CONNECT
+        suspicious = refused or self.failures_in_a_row >= FAILURES_BEFORE_PROBE
+        if self.state.death is None and self.good and suspicious and not await self._answers_models():
+            death = ServerDeath(time.time(), self.good, self.state.sent, _error_of(exchange))
+            self._update(death=death)
+
+    async def _answers_models(self) -> bool:
+        try:
+            response = await self.http.get(
+                self.config.endpoint + "/models",
+                headers={"Authorization": f"Bearer {self.config.api_key}"},
+                timeout=PROBE_TIMEOUT,
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+
+def _sending_process(descriptor: int) -> None:
+    """The child: reads its config, then answers ("send", key, body) until ("stop",) or the parent's end closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us by closing
+    connection = Connection(descriptor)
+    asyncio.run(_serve(connection, connection.recv()))
+
+
+async def _serve(connection: Connection, config: SenderConfig) -> None:
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            try:
+                message = connection.recv()
+            except (EOFError, OSError):
+                message = ("stop",)
+            loop.call_soon_threadsafe(inbox.put_nowait, message)
+            if message[0] == "stop":
+                return
+
+    threading.Thread(target=read, name="tcc-dispatch-inbox", daemon=True).start()
+    sender = _Sender.open(config)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def answer(key: str, body: dict[str, Any]) -> None:
+        try:
+            exchange = await sender.send(body)
+        except Exception as exc:  # a bug here must not leave a test waiting forever
+            exchange = not_sent(config.endpoint, body, f"the suite failed to send: {type(exc).__name__}: {exc}")
+        _post_back(connection, ("answer", key, exchange, sender.state))
+
+    while (message := await inbox.get())[0] == "send":
+        task = asyncio.create_task(answer(message[1], message[2]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await sender.http.aclose()
+    _post_back(connection, ("closed", sender.state))
+
+
+def _post_back(connection: Connection, message: tuple[Any, ...]) -> None:
+    with contextlib.suppress(OSError, ValueError):  # the parent is gone: nobody waits for this answer
+        connection.send(message)
+
+
 class Dispatcher:
-    """Runs requests on an event loop in a background thread; tests wait for their own exchange."""
+    """Sends requests from a child process; tests wait for their own exchange."""
 
     def __init__(
         self,
@@ -82,38 +242,48 @@ class Dispatcher:
         verify: str | bool = True,
     ) -> None:
         self.endpoint = endpoint
-        self._retries = retries
-        self._verify = verify
-        self._api_key = api_key
-        self._timeout = timeout
-        self._concurrency = concurrency
         self._futures: dict[str, Future[Exchange]] = {}
-        self.death: ServerDeath | None = None
-        self.first_sent: float | None = None
-        self._good = 0
-        self._started = 0
-        self._failures_in_a_row = 0
+        self._bodies: dict[str, dict[str, Any]] = {}
+        self._state = DispatchState()
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="tcc-dispatch", daemon=True)
-        self._thread.start()
-        self._slots, self._http = asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
-
-    async def _open(self) -> tuple[asyncio.Semaphore, httpx.AsyncClient]:
-        # Idle connections are dropped before servers drop them (uvicorn: after 5 s, httpx's default too):
-        # reusing one the server is closing breaks the request before any answer, which is no server fault.
-        limits = httpx.Limits(
-            max_connections=self._concurrency,
-            max_keepalive_connections=self._concurrency,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
+        parent_end, child_end = socket.socketpair()
+        # A plain interpreter, not multiprocessing: its spawn re-imports the caller's __main__ script.
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", f"from {__name__} import _sending_process; _sending_process({child_end.fileno()})"],
+            pass_fds=[child_end.fileno()],
+            stdin=subprocess.DEVNULL,
         )
-        client = httpx.AsyncClient(limits=limits, timeout=self._timeout, verify=self._verify)
-        return asyncio.Semaphore(self._concurrency), client
+        child_end.close()
+        self._connection = Connection(parent_end.detach())
+        self._connection.send(SenderConfig(endpoint, api_key, timeout, concurrency, retries, verify))
+        self._receiver = threading.Thread(target=self._receive, name="tcc-dispatch-answers", daemon=True)
+        self._receiver.start()
 
     @property
     def sent(self) -> int:
         """Requests that really went out (queued ones cancelled by a server's death do not count)."""
-        return self._started
+        return self._state.sent
+
+    @property
+    def answered(self) -> int:
+        return self._state.answered
+
+    @property
+    def queued(self) -> int:
+        """Distinct requests asked for so far."""
+        return len(self._futures)
+
+    @property
+    def first_sent(self) -> float | None:
+        return self._state.first_sent
+
+    @property
+    def last_answered(self) -> float | None:
+        return self._state.last_answered
+
+    @property
+    def death(self) -> ServerDeath | None:
+        return self._state.death
 
     def submit(self, body: dict[str, Any]) -> Future[Exchange]:
         """Queue a request unless the same body was queued already; in submission order."""
@@ -121,66 +291,45 @@ class Dispatcher:
         with self._lock:
             future = self._futures.get(key)
             if future is None:
-                future = asyncio.run_coroutine_threadsafe(self._send(body), self._loop)
+                future = Future()
                 self._futures[key] = future
+                self._bodies[key] = body
+                try:
+                    self._connection.send(("send", key, body))
+                except (OSError, ValueError):
+                    future.set_result(not_sent(self.endpoint, body, "not sent: the suite's sending process stopped"))
         return future
 
-    async def _send(self, body: dict[str, Any]) -> Exchange:
-        async with self._slots:
-            if self.death is not None:
-                return not_sent(self.endpoint, body, f"not sent: {self.death.describe()}")
-            self._started += 1
-            self.first_sent = self.first_sent or time.time()
-            exchange = await send(self._http, self.endpoint, self._api_key, body, self._timeout)
-            retries: list[dict[str, Any]] = []
-            if _broke_before_answering(exchange):
-                # A pooled connection the server closed as it was reused: resend once on a fresh one.
-                retries.append({"status": None, "reason": exchange.transport_error.message, "waited": 0.0})
-                exchange = await send(self._http, self.endpoint, self._api_key, body, self._timeout)
-            while exchange.status in OVERLOADED and len(retries) < self._retries:
-                wait = _backoff(exchange, len(retries))
-                retries.append({"status": exchange.status, "waited": wait})
-                await asyncio.sleep(wait)
-                exchange = await send(self._http, self.endpoint, self._api_key, body, self._timeout)
-            exchange.retries = retries
-            await self._watch(exchange)
-            return exchange
-
-    async def _watch(self, exchange: Exchange) -> None:
-        """Notice a server that answered before and now refuses connections or fails every request."""
-        if exchange.ok:
-            self._good += 1
-            self._failures_in_a_row = 0
-            return
-        error = exchange.transport_error
-        broken = (error is not None and error.kind != TRANSPORT_TIMEOUT) or (exchange.status or 0) >= 500
-        self._failures_in_a_row = self._failures_in_a_row + 1 if broken else 0
-        refused = error is not None and error.kind == TRANSPORT_CONNECT
-        suspicious = refused or self._failures_in_a_row >= FAILURES_BEFORE_PROBE
-        if self.death is None and self._good and suspicious and not await self._answers_models():
-            self.death = ServerDeath(time.time(), self._good, self._started, _error_of(exchange))
-
-    async def _answers_models(self) -> bool:
-        try:
-            response = await self._http.get(
-                self.endpoint + "/models", headers={"Authorization": f"Bearer {self._api_key}"}, timeout=PROBE_TIMEOUT
-            )
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+    def _receive(self) -> None:
+        while True:
+            try:
+                message = self._connection.recv()
+            except (EOFError, OSError):
+                break
+            self._state = message[-1]
+            if message[0] == "closed":
+                break
+            future = self._futures[message[1]]
+            if not future.done():
+                future.set_result(message[2])
+        with self._lock:
+            for key, future in self._futures.items():
+                if not future.done():
+                    reason = "not sent: the suite's sending process stopped before answering"
+                    future.set_result(not_sent(self.endpoint, self._bodies[key], reason))
 
     def exchange(self, body: dict[str, Any]) -> Exchange:
         """The exchange for a body, sending it now if nobody queued it before."""
         return self.submit(body).result()
 
     def close(self) -> None:
-        """Cancel what is still queued and stop the loop."""
-        with self._lock:
-            for future in self._futures.values():
-                future.cancel()
-        if self._loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._http.aclose(), self._loop).result(timeout=10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        if not self._loop.is_running():
-            self._loop.close()
+        """Cancel what is still queued and stop the sending process."""
+        with contextlib.suppress(OSError, ValueError):
+            self._connection.send(("stop",))
+        self._receiver.join(timeout=10)
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=5)
+        self._connection.close()

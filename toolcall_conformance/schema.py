@@ -11,11 +11,15 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
+# Re-exported: checks and reports import them from here.
+from .jsontext import SHOWN_CHARS as SHOWN_CHARS
+from .jsontext import shorten as shorten
+from .jsontext import strict_json as strict_json
+
 ENVELOPE_DIR = Path(__file__).resolve().parent.parent / "schemas" / "openai"
 COMPLETION = "chat.completion"
 CHUNK = "chat.completion.chunk"
 ERROR = "error"
-SHOWN_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -29,27 +33,6 @@ class SchemaProblem:
 
     def describe(self) -> str:
         return f"at {self.pointer or '/'}: {self.message} (schema wanted {self.wanted}; got {self.got})"
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def strict_json(text: str | bytes) -> Any:
-    """json.loads that rejects NaN and Infinity and turns absurd nesting into a ValueError."""
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise ValueError("nested too deeply to decode") from None
-
-
-def shorten(value: Any, limit: int = SHOWN_CHARS) -> str:
-    """Compact JSON (or repr) of a value, cut to a readable length."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _pointer(path: Any) -> str:
