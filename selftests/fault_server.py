@@ -11,21 +11,33 @@ import contextlib
 import hashlib
 import itertools
 import json
+import re
 import socket
 import struct
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from jsonschema import Draft202012Validator, SchemaError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from selftests.instances import Unsatisfiable, invalid_variant, valid_instance
 
-__all__ = ["FAULTS", "ROBUSTNESS_FAULTS", "SCHEMA_FAULTS", "STREAM_ONLY_FAULTS", "FaultServer", "main"]
+__all__ = [
+    "BAD_REQUEST_FAULTS",
+    "FAULTS",
+    "ROBUSTNESS_FAULTS",
+    "SCHEMA_FAULTS",
+    "STREAM_ONLY_FAULTS",
+    "FaultServer",
+    "main",
+]
 
 FAULTS: dict[str, str] = {
     "none": "a correct server",
@@ -101,6 +113,20 @@ SCHEMA_FAULTS: dict[str, str] = {
 }
 OUT_OF_ENUM = "not-in-enum"
 
+# Bad-request faults: the server mishandles requests it must refuse. Valid requests are answered correctly, so
+# they are proven by the bad-request tests (selftests/test_suite_against_faults.py), not by the wire transcript.
+BAD_REQUEST_FAULTS: dict[str, str] = {
+    "accept-bad-requests": "every request it should refuse is answered 200 with a text completion",
+    "bad-request-500": "every request it should refuse is answered 500 (with OpenAI's error object)",
+    "bad-request-wrong-error-shape": 'refusals are 400 with the flat {"object": "error", "message", ...} of older vLLM',
+    "dies-after-bad-request": "the first request it should refuse gets its 400, then the listening socket closes",
+    "lenient-names": "function names outside ^[a-zA-Z0-9_-]{1,64}$ are accepted (the rest is refused as usual)",
+}
+FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+SCHEMA_URI = "urn:fault-server:parameters"
+
+ALL_FAULTS = {**FAULTS, **SCHEMA_FAULTS, **BAD_REQUEST_FAULTS}
+
 TRUNCATION_MAX_TOKENS = 8  # a max_tokens below this truncates the answer like a real model would
 HANG_SECONDS = 3600.0
 DIE_AFTER = 3
@@ -132,6 +158,21 @@ class ParsedRequest:
     prompt_size: int
 
 
+# What accept-bad-requests answers whatever it was sent: a plain text completion.
+TEXT_REQUEST = ParsedRequest(
+    model="fault-model",
+    tools={},
+    choice="text",
+    named=None,
+    parallel=True,
+    stream=False,
+    include_usage=False,
+    seed=None,
+    max_tokens=None,
+    prompt_size=0,
+)
+
+
 @dataclass
 class Call:
     """One tool call as it will be put on the wire (None fields are omitted)."""
@@ -160,14 +201,14 @@ class Plan:
 # --- parsing and validating requests ------------------------------------------------------------
 
 
-def parse_request(body: Any, default_model: str) -> ParsedRequest:
-    """Validate a request body like vLLM / OpenAI do; raise BadRequest with their kind of message."""
+def parse_request(body: Any, default_model: str, *, check_names: bool = True) -> ParsedRequest:
+    """Validate a request body like OpenAI does; raise BadRequest with its kind of message."""
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise BadRequest("Field 'messages' is required and must be a non-empty list of messages.")
-    tools = _parse_tools(body.get("tools"))
+    tools = _parse_tools(body.get("tools"), check_names)
     choice, named = _parse_tool_choice(body.get("tool_choice"), tools)
     stream = _typed_field(body, "stream", bool, False)
     stream_options = _typed_field(body, "stream_options", dict, None)
@@ -199,7 +240,7 @@ def _typed_field(body: dict, name: str, kind: type, default: Any) -> Any:
     return value
 
 
-def _parse_tools(tools: Any) -> dict[str, Any]:
+def _parse_tools(tools: Any, check_names: bool = True) -> dict[str, Any]:
     if tools is None:
         return {}
     if not isinstance(tools, list) or not tools:
@@ -214,8 +255,40 @@ def _parse_tools(tools: Any) -> dict[str, Any]:
             Draft202012Validator.check_schema(parameters)
         except SchemaError as error:
             raise BadRequest(f"Invalid parameters schema for tool '{function['name']}': {error.message}") from None
+        if check_names and not (isinstance(function["name"], str) and FUNCTION_NAME.fullmatch(function["name"])):
+            raise BadRequest(f"Invalid function name {function['name']!r}: it must match ^[a-zA-Z0-9_-]{{1,64}}$.")
+        missing = _unresolvable_refs(parameters)
+        if missing:
+            raise BadRequest(
+                f"Invalid parameters schema for tool '{function['name']}': $ref {missing[0]!r} points at nothing."
+            )
         parsed[function["name"]] = parameters
     return parsed
+
+
+def _unresolvable_refs(schema: Any) -> list[str]:
+    """The $refs of a schema that resolve to nothing (this server fetches nothing: only local ones can resolve)."""
+    if not isinstance(schema, dict):
+        return []
+    resolver = Registry().with_resource(SCHEMA_URI, DRAFT202012.create_resource(schema)).resolver(SCHEMA_URI)
+    missing = []
+    for ref in _refs(schema):
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            missing.append(ref)
+    return missing
+
+
+def _refs(schema: Any) -> list[str]:
+    """Every $ref value in a schema; enum, const, default and examples hold data, not schemas, and are skipped."""
+    if isinstance(schema, list):
+        return [ref for item in schema for ref in _refs(item)]
+    if not isinstance(schema, dict):
+        return []
+    own = [schema["$ref"]] if isinstance(schema.get("$ref"), str) else []
+    data = ("enum", "const", "default", "examples")
+    return own + [ref for key, sub in schema.items() if key not in data for ref in _refs(sub)]
 
 
 def _parse_tool_choice(tool_choice: Any, tools: dict[str, Any]) -> tuple[str, str | None]:
@@ -706,15 +779,32 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            self._send_error(400, "BadRequestError", f"The request body is not valid JSON: {error}")
+            self._refuse(f"The request body is not valid JSON: {error}")
             return
         owner._record(body)
         try:
-            request = parse_request(body, owner.model)
+            request = parse_request(body, owner.model, check_names=owner.fault != "lenient-names")
         except BadRequest as error:
-            self._send_error(400, "BadRequestError", str(error))
+            self._refuse(str(error))
             return
         self._answer(request, owner.fault)
+
+    def _refuse(self, message: str) -> None:
+        """A request to refuse: 400 with OpenAI's error object, unless a bad-request fault mishandles it."""
+        owner = self.server.owner
+        if owner.fault == "accept-bad-requests":
+            text = replace(TEXT_REQUEST, model=owner.model)
+            self._send_completion(completion_body(build_plan(text, "none"), text), "none")
+        elif owner.fault == "bad-request-500":
+            self._send_error(500, "InternalServerError", message)
+        elif owner.fault == "bad-request-wrong-error-shape":
+            flat = {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}
+            self._send_json(400, flat)
+        else:
+            if owner.fault == "dies-after-bad-request":
+                self.close_connection = True
+                owner._stop_listening()  # before answering, so the client's next connection is refused
+            self._send_error(400, "BadRequestError", message)
 
     def _answer(self, request: ParsedRequest, fault: str) -> None:
         owner = self.server.owner
@@ -817,8 +907,8 @@ class FaultServer:
     """An OpenAI-compatible server on 127.0.0.1 with one fault; a context manager."""
 
     def __init__(self, fault: str = "none", *, model: str = "fault-model", port: int = 0) -> None:
-        if fault not in FAULTS and fault not in SCHEMA_FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {', '.join({**FAULTS, **SCHEMA_FAULTS})}")
+        if fault not in ALL_FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(ALL_FAULTS)}")
         self.fault, self.model, self.port = fault, model, port
         self.base_url = ""
         self.requests: list[dict] = []  # JSON bodies received on /v1/chat/completions
@@ -901,15 +991,13 @@ class FaultServer:
 def main() -> None:
     """Serve one fault until Ctrl-C: `python -m selftests.fault_server --fault NAME [--port P]`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--fault", default="none", choices=sorted({**FAULTS, **SCHEMA_FAULTS}), metavar="NAME", help="fault to inject"
-    )
+    parser.add_argument("--fault", default="none", choices=sorted(ALL_FAULTS), metavar="NAME", help="fault to inject")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--model", default="fault-model", help="model id served")
     parser.add_argument("--list", action="store_true", help="list the faults and exit")
     options = parser.parse_args()
     if options.list:
-        for name, description in {**FAULTS, **SCHEMA_FAULTS}.items():
+        for name, description in ALL_FAULTS.items():
             print(f"{name:32} {description}")
         return
     with FaultServer(options.fault, model=options.model, port=options.port) as server:

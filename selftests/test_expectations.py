@@ -10,7 +10,8 @@ import pytest
 from selftests.fault_server import FaultServer
 from selftests.suite_run import REPO, run_suite
 from toolcall_conformance.cases import equivalence_pairs, named_cases, parallel_off_cases, required_cases
-from toolcall_conformance.expectations import Change, Expected, compare, from_results, load
+from toolcall_conformance.expectations import FORMAT, Change, Expected, compare, from_results, load
+from toolcall_conformance.rejection import bad_requests
 
 SEED_REQUIRED = "weather-seed and not strict and test_required"
 
@@ -56,9 +57,9 @@ def test_written_file_loads_back_with_must_checks_only(tmp_path: Path):
     assert load(path) == {"t1": Expected("fail", frozenset({"args.schema"}), "known upstream"), "t2": Expected("warn")}
 
 
-def _run(pytester: pytest.Pytester, fault: str, expectations: Path) -> tuple[pytest.RunResult, dict]:
+def _run(pytester: pytest.Pytester, fault: str, baseline: Path, *args: str) -> tuple[pytest.RunResult, dict]:
     with FaultServer(fault) as server:
-        return run_suite(pytester, server.base_url, f"--expectations={expectations}", "-k", SEED_REQUIRED)
+        return run_suite(pytester, server.base_url, f"--baseline={baseline}", "-k", SEED_REQUIRED, *args)
 
 
 def _expectations(tmp_path: Path, checks: list[str]) -> Path:
@@ -79,15 +80,59 @@ def test_known_failures_are_xfail_and_the_run_passes(pytester: pytest.Pytester, 
 def test_a_new_broken_check_is_a_regression(pytester: pytest.Pytester, tmp_path: Path):
     result, _ = _run(pytester, "args-not-object", _expectations(tmp_path, ["args.schema"]))
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*REGRESSION: expected fail (args.schema)*", "*regression: test_required*"])
+    result.stdout.fnmatch_lines(
+        ["*REGRESSION: expected fail (args.schema)*", "*REGRESSIONS (2 tests)*", "*args.json (2)*"]
+    )
     assert result.ret == 1
 
 
 def test_a_fix_passes_and_is_reported(pytester: pytest.Pytester, tmp_path: Path):
     result, _ = _run(pytester, "none", _expectations(tmp_path, ["args.schema"]))
     result.assert_outcomes(passed=2, warnings=2)
-    result.stdout.fnmatch_lines(["*FIXED: expected fail (args.schema), now passes*", "*fixed: test_required*"])
+    result.stdout.fnmatch_lines(["*FIXED: expected fail (args.schema), now passes*", "*FIXES (2 tests)*"])
     assert result.ret == 0
+
+
+def test_fail_on_any_fails_the_run_for_a_fix(pytester: pytest.Pytester, tmp_path: Path):
+    result, document = _run(pytester, "none", _expectations(tmp_path, ["args.schema"]), "--fail-on=any")
+    result.assert_outcomes(passed=2, warnings=2)
+    assert result.ret == 1
+    assert [entry["test"] for entry in document["baseline"]["fixes"]] == [
+        "test_required[weather-seed-blocking]",
+        "test_required[weather-seed-stream]",
+    ]
+
+
+def test_a_new_failing_test_is_listed_not_a_regression(pytester: pytest.Pytester, tmp_path: Path):
+    baseline = tmp_path / "expected.json"
+    entry = {"verdict": "pass"}
+    baseline.write_text(json.dumps({"format": FORMAT, "tests": {"test_required[weather-seed-blocking]": entry}}))
+    result, document = _run(pytester, "args-not-object", baseline)
+    result.assert_outcomes(failed=1, xfailed=1)
+    assert result.ret == 1  # the blocking test regressed
+    assert [entry["test"] for entry in document["baseline"]["new"]] == ["test_required[weather-seed-stream]"]
+    assert document["tests"][1]["expectation"] == "new test"
+
+
+def test_an_earlier_results_json_is_a_baseline_and_deselected_tests_are_not_removed(
+    pytester: pytest.Pytester, tmp_path: Path
+):
+    with FaultServer("none") as server:
+        run_suite(pytester, server.base_url, "-k", "weather-seed and test_required")
+        earlier = tmp_path / "earlier-results.json"
+        earlier.write_text((pytester.path / "reports" / "latest" / "results.json").read_text())
+    result, document = _run(pytester, "args-schema-violation", earlier)
+    result.assert_outcomes(failed=2)
+    diff = document["baseline"]
+    assert {entry["test"] for entry in diff["regressions"]} == {
+        "test_required[weather-seed-blocking]",
+        "test_required[weather-seed-stream]",
+    }
+    assert diff["removed"] == []
+    assert {entry["test"] for entry in diff["not_run"]} == {
+        "test_required[weather-seed-strict-blocking]",
+        "test_required[weather-seed-strict-stream]",
+    }
 
 
 def test_committed_expectation_file_covers_every_test():
@@ -97,6 +142,7 @@ def test_committed_expectation_file_covers_every_test():
         | {f"test_named[{c.id}]" for c in named_cases()}
         | {f"test_parallel_off[{c.id}]" for c in parallel_off_cases()}
         | {f"test_stream_matches_blocking[{p.id}]" for p in equivalence_pairs()}
+        | {f"test_bad_requests[{case.id}]" for case in bad_requests()}
     )
     expected = load(path)
     assert set(expected) == ids

@@ -63,7 +63,7 @@ def _run(
 
 def minimal_tools(pytester_path: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
     """The minimal tool set of a failed generated test, from its reproducer file."""
-    reproducer = json.loads((pytester_path / record["reproducer"]).read_text())
+    reproducer = json.loads((pytester_path / "reports" / "latest" / record["reproducer"]).read_text())
     return reproducer["tools"]
 
 

@@ -6,6 +6,7 @@ Which fault breaks which reject.* check is proven in selftests/test_suite_agains
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from selftests.fault_server import FaultServer, parse_request
 from selftests.suite_run import run_suite
 from toolcall_conformance.checks import Level
 from toolcall_conformance.client import TRANSPORT_CONNECT, Exchange, TransportError, _parse
+from toolcall_conformance.explain import curl_line, reproducer_document
 from toolcall_conformance.rejection import BAD_REQUESTS_FILE, BadRequest, bad_requests, judge_refusal
 from toolcall_conformance.settings import OPTIONS, Settings
 from toolcall_conformance.verdict import Verdict
@@ -118,11 +120,13 @@ def test_an_unanswered_bad_request_is_an_error_not_a_check() -> None:
     assert judged("tools-empty", broken, None) == (Verdict.ERROR, {})
 
 
-def test_a_raw_body_is_reproduced_in_the_note_not_by_a_json_curl_line() -> None:
+def test_a_raw_body_is_reproduced_byte_for_byte() -> None:
     raw = CASES["malformed-json"].raw or ""
     judgement = judge_refusal("t", CASES["malformed-json"], answered(200, {}, sent=raw.encode()), OK)
-    assert judgement.exchanges == []
-    assert "--data-binary '" + raw + "'" in judgement.note and "$OPENAI_API_KEY" in judgement.note
+    assert [exchange.sent for exchange in judgement.exchanges] == [raw.encode()]
+    curl = curl_line(judgement.exchanges[0])
+    assert curl.endswith("--data-binary " + shlex.quote(raw)) and "$OPENAI_API_KEY" in curl
+    assert reproducer_document(judgement)["exchanges"][0]["request"] == raw
 
 
 # --- secrets ------------------------------------------------------------------------------------

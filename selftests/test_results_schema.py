@@ -19,7 +19,7 @@ from toolcall_conformance.checks import REGISTRY
 from toolcall_conformance.compare import diff
 from toolcall_conformance.expectations import FORMAT, Change, Expected
 from toolcall_conformance.generated import Outcome
-from toolcall_conformance.settings import OPTIONS, Settings
+from toolcall_conformance.settings import Settings
 from toolcall_conformance.verdict import Verdict
 
 SCHEMA = json.loads((REPO / "schemas" / "results.schema.json").read_text(encoding="utf-8"))
@@ -124,17 +124,11 @@ def test_a_repeated_run_validates(pytester: pytest.Pytester):
     assert {(record["repeat"], record["pass_all"]) for record in document["tests"]} == {(2, True)}
 
 
-def expectations_option() -> str:
-    """The option that takes an expectation file: --baseline, or --expectations in runs before it."""
-    names = {option.name for option in OPTIONS}
-    return "--baseline" if "baseline" in names else "--expectations"
-
-
 def test_a_run_with_expectations_validates(pytester: pytest.Pytester, tmp_path: Path):
     tests = {f"test_required[weather-seed-{mode}]": {"verdict": "pass"} for mode in ("blocking", "stream")}
     path = tmp_path / "expected.json"
     path.write_text(json.dumps({"format": FORMAT, "tests": tests}))
-    document = run_against(pytester, "args-schema-violation", f"{expectations_option()}={path}", "-k", SEED_REQUIRED)
+    document = run_against(pytester, "args-schema-violation", f"--baseline={path}", "-k", SEED_REQUIRED)
     assert problems(document) == []
     assert {record["expectation"] for record in document["tests"]} == {"regression"}
     if "baseline" in document:

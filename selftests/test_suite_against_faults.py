@@ -9,7 +9,8 @@ import pytest
 
 from selftests.fault_server import FaultServer
 from selftests.suite_run import run_suite
-from toolcall_conformance.checks import REGISTRY
+from toolcall_conformance.checks import REGISTRY, Level
+from toolcall_conformance.rejection import bad_requests  # also registers the reject.* checks
 
 SEED = "weather-seed and not strict"
 BLOCKING, STREAM = ("blocking",), ("stream",)
@@ -31,6 +32,26 @@ def expect(functions: tuple[str, ...], modes: tuple[str, ...], checks: set[str],
     return expected
 
 
+BAD_REQUESTS = "test_bad_requests"
+
+
+def bad_requests_broken(*checks: str) -> dict:
+    """Every bad-request test fails exactly these checks."""
+    return {f"{BAD_REQUESTS}[{case.id}]": set(checks) for case in bad_requests()}
+
+
+def bad_requests_accepted(*ids: str) -> dict:
+    """The bad-request tests (all, or those named) get 200: a MUST case fails reject.status-4xx, a SHOULD case warns."""
+    return {
+        f"{BAD_REQUESTS}[{case.id}]": {"reject.status-4xx"} if case.level is Level.MUST else "warn:reject.status-4xx"
+        for case in bad_requests()
+        if not ids or case.id in ids
+    }
+
+
+NAME_CASES = ("name-breaks-pattern", "name-too-long")
+
+
 def merge(*parts: dict) -> dict:
     merged: dict = {}
     for part in parts:
@@ -48,7 +69,7 @@ def per_mode(blocking: set[str], stream: set[str], functions: tuple[str, ...] = 
 
 # fault -> (selection, {test name: failed check ids, or a verdict string for non-failing outcomes})
 EXPECTED: dict[str, tuple[str, dict]] = {
-    "none": (SEED, {}),
+    "none": (f"({SEED}) or {BAD_REQUESTS}", {}),
     "http-500": (SEED, merge(expect(ALL_CHOICES, BOTH, {"http.status"}), expect((EQUIVALENCE,), BOTH, "inconclusive"))),
     "non-json-body": (
         SEED,
@@ -109,6 +130,15 @@ EXPECTED: dict[str, tuple[str, dict]] = {
     "no-usage": (
         "nested-objects and not strict and test_required",
         expect((REQUIRED,), STREAM, {"stream.usage"}, toolset="nested-objects"),
+    ),
+    "accept-bad-requests": (BAD_REQUESTS, bad_requests_accepted()),
+    "bad-request-500": (BAD_REQUESTS, bad_requests_broken("reject.status-4xx")),
+    "bad-request-wrong-error-shape": (BAD_REQUESTS, bad_requests_broken("reject.error-shape")),
+    "lenient-names": (BAD_REQUESTS, bad_requests_accepted(*NAME_CASES)),
+    # The server dies after its first refusal: one test shows it; later ones could not even send theirs.
+    "dies-after-bad-request": (
+        f"{BAD_REQUESTS} and tools-empty",
+        {"test_bad_requests[tools-empty]": {"reject.still-serving"}},
     ),
 }
 

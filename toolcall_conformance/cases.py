@@ -130,6 +130,14 @@ class Case:
         # The seed goes out as vLLM's example sends it, which asks for no usage chunk.
         return self.stream and not self.toolset.is_seed
 
+    def labels(self) -> dict[str, str]:
+        """Where the case sits in a report's matrix: feature (tool set) x mode x choice."""
+        return {
+            "feature": self.toolset.id,
+            "mode": self.mode,
+            "choice": "parallel-off" if self.parallel_off else self.choice,
+        }
+
     def tool_choice(self) -> str | dict[str, Any]:
         if self.choice == "named":
             return {"type": "function", "function": {"name": self.toolset.named_function}}
@@ -171,6 +179,10 @@ class Pair:
     @property
     def both(self) -> tuple[Case, Case]:
         return self.blocking, self.stream
+
+    def labels(self) -> dict[str, str]:
+        """The matrix position of a comparison: its own mode, 'equivalence'."""
+        return {**self.blocking.labels(), "mode": "equivalence"}
 
 
 def _each_mode(toolset: ToolSet, choice: Choice, parallel_off: bool = False) -> Iterator[Case]:

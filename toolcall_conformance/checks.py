@@ -136,10 +136,11 @@ def _named(case: Case) -> bool:
 def http_status(seen: Observation) -> Iterator[str]:
     exchange = seen.exchange
     if exchange.status != 200:
-        yield f"HTTP {exchange.status} for a valid request: {_error_message(exchange)}"
+        yield f"HTTP {exchange.status} for a valid request: {error_message(exchange)}"
 
 
-def _error_message(exchange: Exchange) -> str:
+def error_message(exchange: Exchange) -> str:
+    """The message of an error answer: the error object's, else the body as text, cut to a readable length."""
     body = exchange.json_body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return shorten(body["error"].get("message"), 300)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .expectations import FORMAT, Change, Expected, compare, from_results, load
+from .expectations import FORMAT, Change, Expected, compare, from_results, load, parse
 from .report import RESULTS_FILE
 
 FAIL_ON = ("regression", "any")
@@ -186,15 +186,7 @@ def run_expectations(results: dict[str, Any]) -> dict[str, Expected]:
     """What a run concluded, in the terms of an expectation file (from_results); errors keep their note."""
     notes = {record["test"]: record.get("note", "") for record in results["tests"] if record["verdict"] not in JUDGED}
     document = from_results(results, {test: note for test, note in notes.items() if note})
-    return _parsed(document["tests"])
-
-
-def _parsed(tests: dict[str, Any]) -> dict[str, Expected]:
-    # expectations.load does the same for a file; it has no entry point for a document already read.
-    return {
-        test: Expected(entry["verdict"], frozenset(entry.get("checks", ())), entry.get("reason", ""))
-        for test, entry in tests.items()
-    }
+    return parse(document["tests"])
 
 
 def _classify(run_diff: RunDiff, test: str, was: Expected | None, now: Expected | None, collected: bool) -> None:
@@ -210,7 +202,7 @@ def _classify(run_diff: RunDiff, test: str, was: Expected | None, now: Expected 
 
 
 def _classify_judged(run_diff: RunDiff, test: str, was: Expected, now: Expected) -> None:
-    change = _change(was, now)
+    change = compare(was, now.verdict, set(now.checks))
     broken, mended = _sorted(now.checks - was.checks), _sorted(was.checks - now.checks)
     if change is Change.REGRESSION:
         run_diff.regressions.append(Entry(test, was, now, broken))
@@ -228,14 +220,6 @@ def _classify_judged(run_diff: RunDiff, test: str, was: Expected, now: Expected)
         run_diff.as_expected += 1
     else:
         run_diff.changed.append(Entry(test, was, now, _sorted(was.checks ^ now.checks)))
-
-
-def _change(was: Expected, now: Expected) -> Change:
-    change = compare(was, now.verdict, set(now.checks))
-    # expectations.compare leaves a timeout "changed"; the plugin fails a timed-out test all the same.
-    if change is Change.CHANGED and now.verdict == "timeout" and was.verdict in ("pass", "warn"):
-        return Change.REGRESSION
-    return change
 
 
 def _sorted(checks: Iterable[str]) -> tuple[str, ...]:

@@ -15,6 +15,9 @@ from typing import Any
 
 FORMAT = "toolcall-conformance/expectations/1"
 NOT_JUDGED = ("truncated", "inconclusive")
+FAILED = ("fail", "error", "timeout")
+# Options that say where and how a run reported, not what it asked the server.
+RUN_ONLY_OPTIONS = ("endpoint", "report_dir", "progress_every", "baseline", "fail_on")
 # What identifies a target; ports, paths and timings differ from run to run and stay out.
 STABLE_TARGET_FACTS = ("embedded", "flavour", "strict_level", "model", "server_version")
 
@@ -44,9 +47,14 @@ def load(path: Path) -> dict[str, Expected]:
     document = json.loads(Path(path).read_text(encoding="utf-8"))
     if document.get("format") != FORMAT:
         raise ValueError(f"{path}: not an expectation file (format {document.get('format')!r}, wanted {FORMAT!r})")
+    return parse(document["tests"])
+
+
+def parse(tests: dict[str, Any]) -> dict[str, Expected]:
+    """The expectations of a document's "tests" mapping."""
     return {
         test: Expected(entry["verdict"], frozenset(entry.get("checks", ())), entry.get("reason", ""))
-        for test, entry in document["tests"].items()
+        for test, entry in tests.items()
     }
 
 
@@ -54,8 +62,8 @@ def compare(expected: Expected | None, verdict: str, checks: set[str]) -> Change
     """Classify one test's outcome against its expectation."""
     if expected is None:
         return Change.NEW
-    failed = verdict in ("fail", "error")
-    if failed and expected.verdict in ("fail", "error"):
+    failed = verdict in FAILED
+    if failed and expected.verdict in FAILED:
         return Change.KNOWN_FAILURE if checks <= expected.checks else Change.REGRESSION
     if failed:
         return Change.REGRESSION
@@ -63,7 +71,7 @@ def compare(expected: Expected | None, verdict: str, checks: set[str]) -> Change
         return Change.REGRESSION  # it ran to max_tokens: nothing of it is judged any more
     if verdict == expected.verdict:
         return Change.AS_EXPECTED
-    if expected.verdict in ("fail", "error") and verdict in ("pass", "warn"):
+    if expected.verdict in FAILED and verdict in ("pass", "warn"):
         return Change.FIXED
     return Change.CHANGED
 
@@ -84,7 +92,7 @@ def from_results(results: dict[str, Any], reasons: dict[str, str] | None = None)
     return {
         "format": FORMAT,
         "target": {k: v for k, v in results.get("target", {}).items() if k in STABLE_TARGET_FACTS},
-        "options": {k: v for k, v in results.get("options", {}).items() if k not in ("endpoint", "report_dir")},
+        "options": {k: v for k, v in results.get("options", {}).items() if k not in RUN_ONLY_OPTIONS},
         "generated_from_run_started": results.get("started"),
         "tests": dict(sorted(tests.items())),
     }
@@ -106,11 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="the expectation file to write")
     parser.add_argument("--keep-reasons-from", type=Path, help="an older expectation file whose reasons are kept")
     args = parser.parse_args(argv)
-    reasons = {}
+    reasons, about = {}, None
     if args.keep_reasons_from:
         old = json.loads(args.keep_reasons_from.read_text(encoding="utf-8"))
         reasons = {test: entry.get("reason", "") for test, entry in old.get("tests", old).items()} if old else {}
+        about = old.get("about")
     document = from_results(json.loads(args.results.read_text(encoding="utf-8")), reasons)
+    if about:
+        document = {"format": document["format"], "about": about, **document}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     counts: dict[str, int] = {}

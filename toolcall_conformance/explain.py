@@ -8,8 +8,8 @@ from typing import Any
 
 from .checks import REGISTRY
 from .client import Exchange
+from .jsontext import shorten
 from .redact import url_without_credentials
-from .schema import shorten
 from .verdict import Judgement
 
 RESPONSE_SHOWN = 1200
@@ -17,11 +17,12 @@ RESPONSE_SHOWN = 1200
 
 def curl_line(exchange: Exchange) -> str:
     """A runnable curl command; the key is read from $OPENAI_API_KEY, never spelled out."""
-    body = json.dumps(exchange.request, ensure_ascii=False, separators=(",", ":"))
     parts = ["curl", "-sS"] + (["-N"] if exchange.stream else []) + [shlex.quote(url_without_credentials(exchange.url))]
-    parts += ["-H", shlex.quote("Content-Type: application/json")]
-    parts += ["-H", '"Authorization: Bearer $OPENAI_API_KEY"', "-d", shlex.quote(body)]
-    return " ".join(parts)
+    parts += ["-H", shlex.quote("Content-Type: application/json"), "-H", '"Authorization: Bearer $OPENAI_API_KEY"']
+    if exchange.sent is not None:  # a body that is not the request's JSON, sent byte for byte
+        return " ".join([*parts, "--data-binary", shlex.quote(exchange.sent.decode("utf-8", errors="replace"))])
+    body = json.dumps(exchange.request, ensure_ascii=False, separators=(",", ":"))
+    return " ".join([*parts, "-d", shlex.quote(body)])
 
 
 def response_text(exchange: Exchange, limit: int = RESPONSE_SHOWN) -> str:
@@ -74,7 +75,7 @@ def reproducer_document(judgement: Judgement) -> dict[str, Any]:
         "exchanges": [
             {
                 "url": url_without_credentials(exchange.url),
-                "request": exchange.request,
+                "request": exchange.request if exchange.sent is None else exchange.sent.decode("utf-8", "replace"),
                 "curl": curl_line(exchange),
                 "status": exchange.status,
                 "response": response_text(exchange, limit=200_000),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,15 @@ from . import generated  # noqa: F401  registers the Hypothesis profiles before 
 from .cases import Case, Pair
 from .checks import REGISTRY, Observation, Violation, run_checks, run_pair_checks
 from .client import SERVER_DIED, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange
+from .compare import RunDiff, diff, load_baseline
 from .dispatch import Dispatcher
 from .embedded import EmbeddedTarget, EmbeddedTargetError
 from .expectations import Change, Expected
 from .expectations import compare as compare_expectation
-from .expectations import load as load_expectations
 from .explain import curl_line, one_line, render
+from .progress import Progress
 from .redact import scrub, url_without_credentials
+from .rejection import BadRequest, judge_refusal, send_bad_request
 from .report import RunRecorder
 from .settings import Settings, add_options, resolve
 from .target import PreflightError, Target, preflight
@@ -31,11 +32,13 @@ from .verdict import Judgement, Verdict, verdict_of
 SETTINGS = pytest.StashKey[Settings]()
 EMBEDDED = pytest.StashKey[EmbeddedTarget]()
 EMBEDDED_ERROR = pytest.StashKey[str]()
-EXPECTATIONS = pytest.StashKey[dict[str, Expected]]()
+BASELINE = pytest.StashKey[dict[str, Expected]]()
+RUN_DIFF = pytest.StashKey[RunDiff]()
 WORKER_ENDPOINT = "tcc_endpoint"
 WORKER_ENDPOINT_ERROR = "tcc_endpoint_error"
 WORKER_RUN_DIR = "tcc_run_dir"
 RECORDER = pytest.StashKey[RunRecorder]()
+PROGRESS = pytest.StashKey[Progress]()
 MARKERS = {
     "blocking": "the request is sent with stream=false",
     "stream": "the request is sent with stream=true",
@@ -46,6 +49,7 @@ MARKERS = {
     "seed": "the scenario of vLLM's example client, verbatim",
     "strict": 'the tools say "strict": true',
     "hypothesis": "generated tool sets (tests/test_generated.py)",
+    "bad_request": "requests a server must refuse (tests/test_bad_requests.py)",
 }
 
 
@@ -57,6 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's junitxml plugin reads --junitxml
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
@@ -69,17 +74,56 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORDER] = RunRecorder(
         Path(config.rootpath) / settings.report_dir, settings, Path(shared_run_dir) if shared_run_dir else None
     )
-    if settings.expectations:
+    if not hasattr(config, "workerinput") and _runs_the_suite(config):
+        if config.option.xmlpath is None:
+            config.option.xmlpath = str(config.stash[RECORDER].run_dir / "junit.xml")
+        config.stash[PROGRESS] = Progress(lambda line: _write_line(config, line), settings.progress_every)
+        config.pluginmanager.register(config.stash[PROGRESS], "tcc-progress")
+    if settings.baseline:
         try:
-            config.stash[EXPECTATIONS] = load_expectations(Path(config.rootpath) / settings.expectations)
+            config.stash[BASELINE] = load_baseline(Path(config.rootpath) / settings.baseline)
         except (OSError, ValueError, KeyError) as exc:
-            raise pytest.UsageError(f"--expectations {settings.expectations}: {exc}") from None
+            raise pytest.UsageError(f"--baseline {settings.baseline}: {exc}") from None
+
+
+def _write_line(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     embedded = config.stash.get(EMBEDDED, None)
     if embedded is not None:
         embedded.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test collected, before -k/-m deselect: a baseline's test missing here was removed, not deselected.
+
+    Bad requests go last: a server they break must not take the rest of the suite down with it."""
+    config.stash[RECORDER].collected.update(item.name for item in items)
+    items.sort(key=lambda item: item.get_closest_marker("bad_request") is not None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    recorder = session.config.stash[RECORDER]
+    for item in session.items:
+        labels = _labels_of(item)
+        if labels:
+            recorder.labels[item.name] = labels
+
+
+def _labels_of(item: pytest.Item) -> dict[str, str]:
+    """A test's place in the report matrix, from its parameters."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    subject = params.get("case", params.get("pair", params.get("bad_request")))
+    if isinstance(subject, (Case, Pair, BadRequest)):
+        return subject.labels()
+    if {"mode", "choice", "strictness"} <= params.keys():
+        return {"feature": f"generated-{params['strictness']}", "mode": params["mode"], "choice": params["choice"]}
+    return {}
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -137,18 +181,28 @@ def _embedded_endpoint(config: pytest.Config) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    recorder = session.config.stash.get(RECORDER, None)
+    config = session.config
+    recorder = config.stash.get(RECORDER, None)
     if recorder is None:
         return
     recorder.complete = exitstatus != pytest.ExitCode.INTERRUPTED
-    workerinput = getattr(session.config, "workerinput", None)
+    workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         if recorder.records:
             recorder.write_part(workerinput["workerid"])
         return
     recorder.merge_parts()
-    if recorder.records:
-        session.config.stash[RESULTS_PATH] = recorder.write()
+    if not recorder.records:
+        return
+    settings = config.stash[SETTINGS]
+    baseline = config.stash.get(BASELINE, None)
+    if baseline is not None:
+        run_diff = diff(baseline, recorder.document(), against=settings.baseline or "")
+        config.stash[RUN_DIFF] = run_diff
+        recorder.baseline = run_diff.to_json()
+        if run_diff.failed(settings.fail_on) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    config.stash[RESULTS_PATH] = recorder.write()
     if recorder.server_death and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -166,23 +220,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_sep("-", "tool-call conformance")
     terminalreporter.write_line(f"target: {recorder.target.get('endpoint')} model {recorder.target.get('model')}")
     terminalreporter.write_line(f"verdicts: {totals}; {recorder.requests_sent} requests sent")
-    terminalreporter.write_line(f"report: {path}")
+    terminalreporter.write_line(
+        f"report: {path.parent / 'report.html'} (data: {path.name}, {path.parent.name}/summary.md)"
+    )
     if recorder.server_death:
         terminalreporter.write_line(f"SERVER DIED: {recorder.server_death}", red=True, bold=True)
-    expectations = config.stash.get(EXPECTATIONS, None)
-    if expectations is not None:
-        records = recorder.records.values()
-        changes = Counter(record.get("expectation") or f"not judged ({record['verdict']})" for record in records)
-        not_run = len(set(expectations) - set(recorder.records))
-        summary = ", ".join(f"{count} {change}" for change, count in sorted(changes.items()))
-        terminalreporter.write_line(f"against {config.stash[SETTINGS].expectations}: {summary}; {not_run} not run")
-        for record in records:
-            if record.get("expectation") in (Change.REGRESSION, Change.FIXED, Change.CHANGED):
-                was = expectations.get(record["test"])
-                broken = sorted({violation["check"] for violation in record["violations"]})
-                terminalreporter.write_line(
-                    f"  {record['expectation']}: {record['test']}: {was.verdict if was else '-'} -> {record['verdict']} {broken or ''}"
-                )
+    run_diff = config.stash.get(RUN_DIFF, None)
+    if run_diff is not None:
+        settings = config.stash[SETTINGS]
+        terminalreporter.write_line(f"compared with the baseline (--fail-on={settings.fail_on}):")
+        for line in run_diff.render_text().splitlines():
+            terminalreporter.write_line(f"  {line}", red=line.lstrip().lower().startswith("regression"))
 
 
 @pytest.fixture(scope="session")
@@ -243,15 +291,19 @@ def dispatcher(request: pytest.FixtureRequest, request_settings: Settings) -> It
             for case in _cases_of(item):
                 for repetition in range(settings.repeat):
                     sender.submit(case.body(settings, repetition))
+    progress = request.config.stash.get(PROGRESS, None)
+    if progress is not None:
+        progress.requests = lambda: (sender.answered, sender.queued)
     try:
         yield sender
     finally:
+        sender.close()
         recorder = request.config.stash[RECORDER]
-        recorder.requests_sent = sender.sent
+        recorder.requests_sent += sender.sent
         recorder.first_request = sender.first_sent
+        recorder.last_answer = sender.last_answered
         if sender.death is not None:
             recorder.server_death = sender.death.describe()
-        sender.close()
 
 
 def _cases_of(item: pytest.Item) -> list[Case]:
@@ -405,10 +457,10 @@ def _why_incomparable(*sides: tuple[Observation, list[Violation]]) -> tuple[Verd
 
 
 def _conclude(judgement: Judgement, request: pytest.FixtureRequest) -> Judgement:
-    expectations = request.config.stash.get(EXPECTATIONS, None)
+    baseline = request.config.stash.get(BASELINE, None)
     change, expected = None, None
-    if expectations is not None:
-        expected = expectations.get(judgement.test_id)
+    if baseline is not None:
+        expected = baseline.get(judgement.test_id)
         change = compare_expectation(expected, judgement.verdict.value, set(judgement.must_checks))
         judgement.extra["expectation"] = change.value
     request.config.stash[RECORDER].record(judgement)
@@ -420,6 +472,10 @@ def _conclude(judgement: Judgement, request: pytest.FixtureRequest) -> Judgement
     if change is Change.REGRESSION and expected is not None:
         was = f"{expected.verdict} ({', '.join(sorted(expected.checks)) or 'no checks broken'})"
         pytest.fail(scrub(f"REGRESSION: expected {was}\n{render(judgement)}", secrets), pytrace=False)
+    if change is Change.NEW and judgement.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.TIMEOUT):
+        # Not a regression: the baseline never ran it. It is listed as new; --fail-on=any fails the run for it.
+        broken = ", ".join(judgement.failed_checks) or judgement.note
+        pytest.xfail(scrub(f"new test, not in the baseline: {judgement.verdict.value} ({broken})", secrets))
     if change is Change.FIXED and expected is not None:
         fixed = f"FIXED: expected {expected.verdict} ({', '.join(sorted(expected.checks))}), now passes"
         warnings.warn(ConformanceWarning(fixed), stacklevel=1)
@@ -430,3 +486,29 @@ def _conclude(judgement: Judgement, request: pytest.FixtureRequest) -> Judgement
     if judgement.verdict is Verdict.WARN:
         warnings.warn(ConformanceWarning(scrub(render(judgement), secrets)), stacklevel=1)
     return judgement
+
+
+# ---------------------------------------------------------------- bad requests (tests/test_bad_requests.py)
+# Requests a server must refuse. Each test sends its own bad request and a valid follow-up (rejection.py) and
+# concludes through _conclude, like every test: results.json, reproducers, expectations, terminal summary.
+
+
+@pytest.fixture
+def judge_bad_request(
+    request: pytest.FixtureRequest, request_settings: Settings, dispatcher: Dispatcher
+) -> Callable[[BadRequest], Judgement]:
+    """Send one bad request and a valid request after it, judge them with the reject.* checks, conclude the test."""
+
+    def judge(case: BadRequest) -> Judgement:
+        if dispatcher.death is not None:  # the suite's own requests saw the server die: as for every test
+            reason = f"not run: {dispatcher.death.describe()}"
+            request.config.stash[RECORDER].record(Judgement(request.node.name, Verdict.NOT_RUN, note=reason))
+            pytest.skip(reason)
+        answer, follow_up = send_bad_request(case, request_settings)
+        request.config.stash[RECORDER].requests_sent += 1 + (follow_up is not None)
+        return _conclude(judge_refusal(request.node.name, case, answer, follow_up), request)
+
+    return judge
+
+
+# ---------------------------------------------------------------- end of bad requests

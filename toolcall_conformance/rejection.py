@@ -11,7 +11,6 @@ import asyncio
 import copy
 import dataclasses
 import json
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,10 +21,8 @@ import httpx
 
 from .answer import answer_of
 from .cases import REPO_ROOT, SEED_ID, TOOLS_DIR, load_toolset
-from .checks import MAX_PROBLEMS_SHOWN, Check, Level, Violation, check
+from .checks import MAX_PROBLEMS_SHOWN, Check, Level, Violation, check, error_message
 from .client import TRANSPORT_TIMEOUT, Exchange, send, send_raw
-from .explain import response_text
-from .redact import url_without_credentials
 from .schema import ERROR, envelope_problems, shorten
 from .settings import Settings
 from .verdict import Judgement, Verdict, verdict_of
@@ -162,9 +159,12 @@ def reject_status_4xx(seen: Refusal) -> Iterator[tuple[str, dict[str, Any]]]:
         # Accepting is what a case's level is about (a SHOULD case only warns); a 5xx is a failure for every case.
         yield f"accepted with HTTP {status} ({_accepted(seen.answer)})", {"status": status, "accepted": True}
     elif status >= 500:
-        yield f"HTTP {status}, a server error, for the client's mistake: {_error_text(seen.answer)}", {"status": status}
+        yield (
+            f"HTTP {status}, a server error, for the client's mistake: {error_message(seen.answer)}",
+            {"status": status},
+        )
     else:
-        yield f"HTTP {status}, not a 4xx refusal: {_error_text(seen.answer)}", {"status": status}
+        yield f"HTTP {status}, not a 4xx refusal: {error_message(seen.answer)}", {"status": status}
 
 
 @check(
@@ -197,7 +197,7 @@ def reject_still_serving(seen: Refusal) -> Iterator[str]:
         error = follow_up.transport_error
         yield f"the valid request sent right after got no answer: [{error.kind}] {error.message}"
     elif follow_up.status != 200:
-        yield f"the valid request sent right after was answered HTTP {follow_up.status}: {_error_text(follow_up)}"
+        yield f"the valid request sent right after was answered HTTP {follow_up.status}: {error_message(follow_up)}"
 
 
 def _accepted(exchange: Exchange) -> str:
@@ -205,13 +205,6 @@ def _accepted(exchange: Exchange) -> str:
         return f"{len(exchange.raw)} bytes of {exchange.content_type or 'no content-type'}"
     answer = answer_of(exchange)
     return f"an answer with finish_reason {answer.finish_reason!r} and {len(answer.calls)} tool call(s)"
-
-
-def _error_text(exchange: Exchange) -> str:
-    body = exchange.json_body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return shorten(body["error"].get("message"), 300)
-    return shorten(exchange.raw.decode("utf-8", errors="replace"), 300)
 
 
 # ---------------------------------------------------------------- the verdict
@@ -254,8 +247,8 @@ def _at_case_level(violation: Violation, case: BadRequest) -> Violation:
 
 
 def _shown(seen: Refusal, broken: set[str]) -> list[Exchange]:
-    """The exchanges whose curl line reproduces them: a raw body is not request JSON, so it is shown in the note."""
-    shown = [seen.answer] if seen.answer.sent is None else []
+    """The exchanges a reader needs: the bad request, and the follow-up when it was not answered."""
+    shown = [seen.answer]
     if reject_still_serving.id in broken and seen.follow_up is not None:
         shown.append(seen.follow_up)
     return shown
@@ -265,37 +258,9 @@ def _note(seen: Refusal, broken: set[str]) -> str:
     if not broken:
         return ""
     lines = [f"bad request {seen.case.id} ({seen.case.level.value}): {seen.case.invalid_because}"]
-    if seen.answer.sent is not None:
-        lines += _raw_reproducer(seen.answer)
     if reject_still_serving.id in broken:
         lines.append("the last request shown is the valid follow-up")
     return "\n".join(lines)
-
-
-def _raw_reproducer(exchange: Exchange) -> list[str]:
-    assert exchange.sent is not None
-    text = exchange.sent.decode("utf-8", errors="replace")
-    curl = " ".join(
-        [
-            "curl",
-            "-sS",
-            shlex.quote(url_without_credentials(exchange.url)),
-            "-H",
-            shlex.quote("Content-Type: application/json"),
-            "-H",
-            '"Authorization: Bearer $OPENAI_API_KEY"',
-            "--data-binary",
-            shlex.quote(text),
-        ]
-    )
-    response = [f"  {line}" for line in response_text(exchange).splitlines()]
-    return [
-        f"the body is sent verbatim (it is not JSON): {text}",
-        "Reproduce with:",
-        f"  {curl}",
-        "Response:",
-        *response,
-    ]
 
 
 def _unanswered(test_id: str, case: BadRequest, answer: Exchange) -> Judgement:
@@ -303,10 +268,10 @@ def _unanswered(test_id: str, case: BadRequest, answer: Exchange) -> Judgement:
     error = answer.transport_error
     assert error is not None
     verdict = Verdict.TIMEOUT if error.kind == TRANSPORT_TIMEOUT else Verdict.ERROR
-    lines = [f"[{error.kind}] {error.message}"]
-    if answer.sent is not None:
-        lines += _raw_reproducer(answer)
-    exchanges = [answer] if answer.sent is None else []
     return Judgement(
-        test_id, verdict, exchanges=exchanges, note="\n".join(lines), extra={"bad_request": {"level": case.level.value}}
+        test_id,
+        verdict,
+        exchanges=[answer],
+        note=f"[{error.kind}] {error.message}",
+        extra={"bad_request": {"level": case.level.value}},
     )

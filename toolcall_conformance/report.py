@@ -13,11 +13,15 @@ from typing import Any
 
 from . import __version__
 from .explain import reproducer_document
+from .html_report import write_html
 from .redact import scrub, url_without_credentials
 from .settings import Settings
+from .summary_md import write_markdown
 from .verdict import Judgement, Verdict
 
 RESULTS_FILE = "results.json"
+WITH_REPRODUCER = (Verdict.FAIL, Verdict.WARN, Verdict.ERROR, Verdict.TIMEOUT)
+CI_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 
 
 def _file_name(test_id: str) -> str:
@@ -35,25 +39,32 @@ class RunRecorder:
         self.report_dir = report_dir
         self.settings = settings
         self.records: dict[str, dict[str, Any]] = {}
+        self.labels: dict[str, dict[str, str]] = {}
+        self.collected: set[str] = set()
+        self.baseline: dict[str, Any] | None = None
         self.target: dict[str, Any] = {}
         self.requests_sent = 0
         self.server_death: str | None = None
         self.complete = True
         self.first_request: float | None = None
         self.last_verdict: float | None = None
+        self.last_answer: float | None = None
 
     def _secrets(self) -> list[str]:
         return [self.settings.api_key]
 
     def record(self, judgement: Judgement) -> None:
         """Keep a judgement; failures and warnings get a reproducer file right away."""
-        if judgement.verdict in (Verdict.FAIL, Verdict.WARN, Verdict.ERROR) and judgement.exchanges:
+        if judgement.verdict in WITH_REPRODUCER and judgement.exchanges:
             path = self.run_dir / "reproducers" / _file_name(judgement.test_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             text = json.dumps(reproducer_document(judgement), indent=2, ensure_ascii=False)
             path.write_text(scrub(text, self._secrets()) + "\n", encoding="utf-8")
             judgement.reproducer = os.path.relpath(path)
-        self.records[judgement.test_id] = _test_record(judgement)
+        record = _test_record(judgement, self.labels.get(judgement.test_id, {}))
+        if judgement.reproducer:
+            record["reproducer"] = os.path.relpath(Path(judgement.reproducer).resolve(), self.run_dir.resolve())
+        self.records[judgement.test_id] = record
         self.last_verdict = time.time()
 
     def document(self) -> dict[str, Any]:
@@ -70,8 +81,11 @@ class RunRecorder:
             "options": options,
             "requests_sent": self.requests_sent,
             "request_phase_seconds": self._request_phase(),
+            "requests_seconds": self._requests_seconds(),
             "server_death": self.server_death,
             "totals": dict(Counter(record["verdict"] for record in self.records.values())),
+            "collected": sorted(self.collected),
+            **({"baseline": self.baseline} if self.baseline is not None else {}),
             "tests": list(self.records.values()),
         }
 
@@ -81,6 +95,12 @@ class RunRecorder:
             return None
         return round(self.last_verdict - self.first_request, 3)
 
+    def _requests_seconds(self) -> float | None:
+        """Seconds from the first request sent to the last answer received: the server's share of the phase."""
+        if self.first_request is None or self.last_answer is None:
+            return None
+        return round(self.last_answer - self.first_request, 3)
+
     def write_part(self, worker: str) -> None:
         """An xdist worker's share of the run, merged by the controller."""
         part = {
@@ -88,6 +108,7 @@ class RunRecorder:
             "requests_sent": self.requests_sent,
             "target": self.target,
             "server_death": self.server_death,
+            "collected": sorted(self.collected),
         }
         path = self.run_dir / "parts" / f"{worker}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +123,7 @@ class RunRecorder:
             self.requests_sent += part["requests_sent"]
             self.target = {**part["target"], **self.target}
             self.server_death = self.server_death or part["server_death"]
+            self.collected.update(part["collected"])
             path.unlink()
         if parts:
             (self.run_dir / "parts").rmdir()
@@ -110,8 +132,13 @@ class RunRecorder:
         """Write results.json and point reports/latest at this run."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / RESULTS_FILE
-        text = json.dumps(self.document(), indent=2, ensure_ascii=False)
-        path.write_text(scrub(text, self._secrets()) + "\n", encoding="utf-8")
+        text = scrub(json.dumps(self.document(), indent=2, ensure_ascii=False), self._secrets())
+        path.write_text(text + "\n", encoding="utf-8")
+        # The page and the summary are made from the scrubbed text: a key a server echoed never reaches them.
+        document = json.loads(text)
+        write_html(document, self.run_dir)
+        summary = write_markdown(document, self.run_dir)
+        _append_to_ci_summary(summary)
         latest = self.report_dir / "latest"
         if latest.is_symlink() or latest.exists():
             latest.unlink()
@@ -119,11 +146,12 @@ class RunRecorder:
         return path
 
 
-def _test_record(judgement: Judgement) -> dict[str, Any]:
+def _test_record(judgement: Judgement, labels: dict[str, str]) -> dict[str, Any]:
     must = set(judgement.must_checks)
     broken = {check: "fail" if check in must else "warn" for check in judgement.failed_checks}
     return {
         "test": judgement.test_id,
+        **labels,
         "verdict": judgement.verdict.value,
         "checks": {check: broken.get(check, "pass") for check in judgement.judged},
         "violations": [
@@ -135,6 +163,14 @@ def _test_record(judgement: Judgement) -> dict[str, Any]:
         "reproducer": judgement.reproducer,
         **judgement.extra,
     }
+
+
+def _append_to_ci_summary(summary: Path) -> None:
+    """On GitHub Actions (and CI systems that copy it), the Markdown summary goes to the job's summary page."""
+    target = os.environ.get(CI_SUMMARY_VARIABLE)
+    if target:
+        with open(target, "a", encoding="utf-8") as ci_summary:
+            ci_summary.write(summary.read_text(encoding="utf-8") + "\n")
 
 
 def _iso(timestamp: float) -> str:

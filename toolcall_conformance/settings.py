@@ -41,11 +41,27 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _not_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(f"must be 0 or more, got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise ValueError(f"must be positive, got {text}")
     return value
+
+
+FAIL_ON = ("regression", "any")
+
+
+def _fail_on(text: str) -> str:
+    if text not in FAIL_ON:
+        raise ValueError(f"must be one of {', '.join(FAIL_ON)}, got {text!r}")
+    return text
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -68,7 +84,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("retry_overloaded", "retries of a request answered 429 or 503, with backoff (0: none)", int, 0),
     Option("ca_bundle", "CA bundle for TLS verification of https endpoints (verification is always on)", str),
     Option("report_dir", "where run reports are written", str, "reports"),
-    Option("expectations", "expectation file: known failures become xfail, only regressions fail the run", str),
+    Option(
+        "progress_every", "seconds between progress lines while tests run (0: after every test)", _not_negative, 10.0
+    ),
+    Option(
+        "baseline",
+        "an expectation file or an earlier results.json: known failures become xfail, the run is diffed against it",
+        str,
+    ),
+    Option(
+        "fail_on",
+        "with --baseline, what makes the exit status non-zero: regression or any change",
+        _fail_on,
+        "regression",
+    ),
     Option(
         "target_flavour", "embedded target's model: shaped (useful answers) or random (random weights)", str, "shaped"
     ),
@@ -96,7 +125,9 @@ class Settings:
     retry_overloaded: int
     ca_bundle: str | None
     report_dir: str
-    expectations: str | None
+    progress_every: float
+    baseline: str | None
+    fail_on: str
     target_flavour: str
     target_strict_level: str | None
     target_args: str
