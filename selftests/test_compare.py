@@ -104,11 +104,14 @@ def test_new_and_removed_tests_without_a_collected_list():
     assert run_diff.as_expected == 1
 
 
-def test_deselected_tests_are_not_run_and_only_uncollected_ones_are_removed():
-    baseline = {"ran": PASS, "deselected": fail("args.schema"), "deleted": PASS}
-    run = results(record("ran"), collected=["ran", "deselected", "added-but-not-run"])
+def test_deselected_tests_are_not_run_and_only_tests_gone_from_a_collected_function_are_removed():
+    baseline = {"t[ran]": PASS, "t[deselected]": fail("args.schema"), "t[deleted]": PASS, "other_file[x]": PASS}
+    run = results(record("t[ran]"), collected=["t[ran]", "t[deselected]", "t[added-but-not-run]"])
     run_diff = diff(baseline, run)
-    assert summary(run_diff) == {"removed": [("deleted", ())], "not_run": [("deselected", ())]}
+    assert summary(run_diff) == {
+        "removed": [("t[deleted]", ())],
+        "not_run": [("other_file[x]", ()), ("t[deselected]", ())],
+    }
     assert not run_diff.failed("regression") and run_diff.failed("any")
 
 
@@ -128,11 +131,19 @@ def test_unchanged_known_failures_and_passes_are_counted_not_listed():
 
 
 def test_a_verdict_change_that_is_neither_regression_nor_fix_is_changed():
-    run_diff = diff(
-        {"p": PASS, "f": fail("args.schema")}, results(record("p", "warn", should=("x.y",)), record("f", "error"))
-    )
-    assert summary(run_diff) == {"changed": [("f", ("args.schema",)), ("p", ())]}
+    run_diff = diff({"p": PASS}, results(record("p", "warn", should=("x.y",))))
+    assert summary(run_diff) == {"changed": [("p", ())]}
     assert not run_diff.failed("regression") and run_diff.failed("any")
+
+
+def test_failing_another_way_is_a_regression():
+    baseline = {"f": fail("args.schema"), "e": Expected("error"), "t": Expected("timeout"), "same": Expected("error")}
+    run = results(
+        record("f", "error"), record("e", "timeout"), record("t", "fail", "args.json"), record("same", "error")
+    )
+    run_diff = diff(baseline, run)
+    assert [entry.test for entry in run_diff.regressions] == ["e", "f", "t"]
+    assert run_diff.known_failures == 1
 
 
 def test_should_level_checks_are_not_compared():
@@ -150,7 +161,7 @@ def test_fail_on_must_be_known():
 
 def test_json_lists_each_kind_with_was_now_and_checks():
     baseline = {"r": PASS, "f": fail("args.schema"), "gone": PASS}
-    run = results(record("r", "fail", "call.id"), record("f"), record("n"), collected=["r", "f", "n"])
+    run = results(record("r", "fail", "call.id"), record("f"), record("n"))
     document = diff(baseline, run, against="base.json").to_json()
     assert set(document) == {
         "against",

@@ -135,6 +135,31 @@ def test_an_earlier_results_json_is_a_baseline_and_deselected_tests_are_not_remo
     }
 
 
+def test_a_bad_request_that_was_accepted_and_now_crashes_the_server_is_a_regression(
+    pytester: pytest.Pytester, tmp_path: Path
+):
+    baseline = tmp_path / "accepted.json"
+    accepted = {"verdict": "fail", "checks": ["reject.status-4xx"], "reason": "accepted"}
+    baseline.write_text(json.dumps({"format": FORMAT, "tests": {"test_bad_requests[tools-empty]": accepted}}))
+    with FaultServer("bad-request-500") as server:
+        result, document = run_suite(pytester, server.base_url, f"--baseline={baseline}", "-k", "tools-empty")
+    result.assert_outcomes(failed=1)
+    assert result.ret == 1
+    assert [entry["checks"] for entry in document["baseline"]["regressions"]] == [["reject.no-server-error"]]
+
+
+def test_the_summary_goes_to_the_ci_job_page(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    page = pytester.path / "step-summary.md"
+    page.write_text("earlier steps\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(page))
+    with FaultServer("none") as server:
+        result, document = run_suite(pytester, server.base_url, "-k", SEED_REQUIRED)
+    assert result.ret == 0 and document["exit_status"] == 0
+    text = page.read_text()
+    assert text.startswith("earlier steps\n### ✅ Tool-call conformance: 2 tests")
+    assert text.count("Tool-call conformance") == 1
+
+
 def test_committed_expectation_file_covers_every_test():
     path = REPO / "reports" / "expectations" / "vllm-0.32.0-cpu-tiny-shaped-hermes.json"
     ids = (

@@ -172,6 +172,7 @@ def minimal_document() -> dict[str, Any]:
         "request_phase_seconds": 0.5,
         "requests_seconds": 0.4,
         "server_death": None,
+        "exit_status": 0,
         "totals": {"fail": 1},
         "tests": [
             {
@@ -197,7 +198,7 @@ def test_the_minimal_document_validates_with_every_optional_extra():
     document["collected"] = ["test_required[weather-seed-blocking]", "test_required[weather-seed-stream]"]
     document["hypothesis"] = {"profile": "ci", "seed": None}
     baseline = {test: Expected("pass") for test in document["collected"]} | {
-        "gone": Expected("fail", frozenset({"call.id"}))
+        "test_required[gone]": Expected("fail", frozenset({"call.id"}))
     }
     document["baseline"] = diff(baseline, document, against="old.json").to_json()
     document["tests"][0].update(expectation="regression", repeat=3, passed=2, pass_rate=0.667, pass_all=False)

@@ -132,7 +132,7 @@ EXPECTED: dict[str, tuple[str, dict]] = {
         expect((REQUIRED,), STREAM, {"stream.usage"}, toolset="nested-objects"),
     ),
     "accept-bad-requests": (BAD_REQUESTS, bad_requests_accepted()),
-    "bad-request-500": (BAD_REQUESTS, bad_requests_broken("reject.status-4xx")),
+    "bad-request-500": (BAD_REQUESTS, bad_requests_broken("reject.no-server-error")),
     "bad-request-wrong-error-shape": (BAD_REQUESTS, bad_requests_broken("reject.error-shape")),
     "lenient-names": (BAD_REQUESTS, bad_requests_accepted(*NAME_CASES)),
     # The server dies after its first refusal: one test shows it; later ones could not even send theirs.

@@ -17,6 +17,7 @@ TRANSPORT_CONNECT = "transport.connect"
 TRANSPORT_TIMEOUT = "transport.timeout"
 TRANSPORT_BROKEN = "transport.broken"
 SERVER_DIED = "server.died"
+SENDER_STOPPED = "suite.sender-stopped"
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,10 @@ class Exchange:
         return self.transport_error is None and self.status == 200
 
 
-def not_sent(endpoint: str, body: dict[str, Any], reason: str) -> Exchange:
-    """An exchange that never happened, and why."""
+def not_sent(endpoint: str, body: dict[str, Any], reason: str, kind: str = SERVER_DIED) -> Exchange:
+    """An exchange that never happened, and why: by default because the server had died."""
     exchange = Exchange(url=chat_url(endpoint), request=body, stream=bool(body.get("stream")))
-    exchange.transport_error = TransportError(SERVER_DIED, reason)
+    exchange.transport_error = TransportError(kind, reason)
     return exchange
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from .expectations import FORMAT, Change, Expected, compare, from_results, load, parse
 from .report import RESULTS_FILE
+from .settings import FAIL_ON
 
-FAIL_ON = ("regression", "any")
 NOT_RUN = "not run"
 JUDGED = ("pass", "warn", "fail")
 KINDS = ("regressions", "fixes", "new", "removed", "not_run", "changed")
@@ -176,9 +176,13 @@ def diff(baseline: dict[str, Expected], results: dict[str, Any], against: str = 
     """Classify every test of the baseline and the run, per test id and per check id."""
     now = run_expectations(results)
     collected = set(results["collected"]) | set(now) if "collected" in results else set(now)
+    # A test is removed when its test function ran without it; a function that did not run at all (a subset
+    # of the files, -k, -m) says nothing about its tests.
+    functions = {_function_of(test) for test in collected}
     run_diff = RunDiff(against)
     for test in sorted(baseline.keys() | now.keys()):
-        _classify(run_diff, test, baseline.get(test), now.get(test), test in collected)
+        removed = test not in collected and (_function_of(test) in functions or "collected" not in results)
+        _classify(run_diff, test, baseline.get(test), now.get(test), removed)
     return run_diff
 
 
@@ -189,12 +193,16 @@ def run_expectations(results: dict[str, Any]) -> dict[str, Expected]:
     return parse(document["tests"])
 
 
-def _classify(run_diff: RunDiff, test: str, was: Expected | None, now: Expected | None, collected: bool) -> None:
+def _function_of(test: str) -> str:
+    return test.split("[", 1)[0]
+
+
+def _classify(run_diff: RunDiff, test: str, was: Expected | None, now: Expected | None, removed: bool) -> None:
     if was is None:
         assert now is not None
         run_diff.new.append(Entry(test, None, now, tuple(sorted(now.checks))))
     elif now is None:
-        (run_diff.not_run if collected else run_diff.removed).append(Entry(test, was, None))
+        (run_diff.removed if removed else run_diff.not_run).append(Entry(test, was, None))
     elif now.verdict == NOT_RUN:
         run_diff.not_run.append(Entry(test, was, now))
     else:
@@ -208,11 +216,7 @@ def _classify_judged(run_diff: RunDiff, test: str, was: Expected, now: Expected)
         run_diff.regressions.append(Entry(test, was, now, broken))
         if mended and now.verdict in JUDGED:
             run_diff.fixes.append(Entry(test, was, now, mended))
-    elif change is Change.FIXED:
-        run_diff.fixes.append(Entry(test, was, now, mended))
-    elif change is Change.KNOWN_FAILURE and now.verdict != was.verdict:
-        run_diff.changed.append(Entry(test, was, now, _sorted(was.checks ^ now.checks)))
-    elif change is Change.KNOWN_FAILURE and mended:
+    elif change is Change.FIXED or (change is Change.KNOWN_FAILURE and mended):
         run_diff.fixes.append(Entry(test, was, now, mended))
     elif change is Change.KNOWN_FAILURE:
         run_diff.known_failures += 1

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import math
+import pickle
 import signal
 import socket
 import subprocess
@@ -20,11 +21,12 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from .client import TRANSPORT_BROKEN, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange, not_sent, send
+from .client import SENDER_STOPPED, TRANSPORT_BROKEN, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange, not_sent, send
 from .jsontext import shorten
 
 # After this many failed answers in a row (5xx or broken connections) the server is probed.
@@ -210,7 +212,8 @@ async def _serve(connection: Connection, config: SenderConfig) -> None:
             exchange = await sender.send(body)
         except Exception as exc:  # a bug here must not leave a test waiting forever
             exchange = not_sent(config.endpoint, body, f"the suite failed to send: {type(exc).__name__}: {exc}")
-        _post_back(connection, ("answer", key, exchange, sender.state))
+        with contextlib.suppress(OSError, ValueError):  # the parent is gone: nobody waits for this answer
+            connection.send_bytes(_answer_message(key, exchange, sender.state))
 
     while (message := await inbox.get())[0] == "send":
         task = asyncio.create_task(answer(message[1], message[2]))
@@ -223,9 +226,27 @@ async def _serve(connection: Connection, config: SenderConfig) -> None:
     _post_back(connection, ("closed", sender.state))
 
 
+def _answer_message(key: str, exchange: Exchange, state: DispatchState) -> bytes:
+    """The pickled answer; a body decoded into JSON too deeply nested to pickle goes without its decoded form."""
+    try:
+        return pickle.dumps(("answer", key, exchange, state))
+    except RecursionError:
+        exchange.json_body, exchange.events = None, []
+        exchange.json_error = "ValueError: nested too deeply to decode"
+        return pickle.dumps(("answer", key, exchange, state))
+
+
 def _post_back(connection: Connection, message: tuple[Any, ...]) -> None:
     with contextlib.suppress(OSError, ValueError):  # the parent is gone: nobody waits for this answer
         connection.send(message)
+
+
+def _log_file(path: Path | None) -> Any:
+    """Where the sending process writes what it has to say (a traceback, if it ever crashes)."""
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("ab")
 
 
 class Dispatcher:
@@ -240,19 +261,25 @@ class Dispatcher:
         *,
         retries: int = 0,
         verify: str | bool = True,
+        log_path: Path | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._log_path = log_path
         self._futures: dict[str, Future[Exchange]] = {}
         self._bodies: dict[str, dict[str, Any]] = {}
         self._state = DispatchState()
         self._lock = threading.Lock()
         parent_end, child_end = socket.socketpair()
         # A plain interpreter, not multiprocessing: its spawn re-imports the caller's __main__ script.
+        log = _log_file(log_path)
         self._process = subprocess.Popen(
             [sys.executable, "-c", f"from {__name__} import _sending_process; _sending_process({child_end.fileno()})"],
             pass_fds=[child_end.fileno()],
             stdin=subprocess.DEVNULL,
+            stderr=log,
         )
+        if log is not None:
+            log.close()  # the child has its own copy
         child_end.close()
         self._connection = Connection(parent_end.detach())
         self._connection.send(SenderConfig(endpoint, api_key, timeout, concurrency, retries, verify))
@@ -297,7 +324,7 @@ class Dispatcher:
                 try:
                     self._connection.send(("send", key, body))
                 except (OSError, ValueError):
-                    future.set_result(not_sent(self.endpoint, body, "not sent: the suite's sending process stopped"))
+                    future.set_result(self._unsent(body))
         return future
 
     def _receive(self) -> None:
@@ -315,15 +342,20 @@ class Dispatcher:
         with self._lock:
             for key, future in self._futures.items():
                 if not future.done():
-                    reason = "not sent: the suite's sending process stopped before answering"
-                    future.set_result(not_sent(self.endpoint, self._bodies[key], reason))
+                    future.set_result(self._unsent(self._bodies[key]))
+
+    def _unsent(self, body: dict[str, Any]) -> Exchange:
+        """A request the sending process will never answer: it stopped, or it was stopped at the end of the run."""
+        code = self._process.poll()
+        how = "was stopped" if code == 0 else f"exited with code {code}" if code is not None else "stopped answering"
+        return not_sent(self.endpoint, body, f"not sent: the suite's sending process {how}", SENDER_STOPPED)
 
     def exchange(self, body: dict[str, Any]) -> Exchange:
         """The exchange for a body, sending it now if nobody queued it before."""
         return self.submit(body).result()
 
     def close(self) -> None:
-        """Cancel what is still queued and stop the sending process."""
+        """Stop the sending process; what it had not answered resolves as not sent."""
         with contextlib.suppress(OSError, ValueError):
             self._connection.send(("stop",))
         self._receiver.join(timeout=10)
@@ -333,3 +365,5 @@ class Dispatcher:
             self._process.kill()
             self._process.wait(timeout=5)
         self._connection.close()
+        if self._log_path is not None and self._log_path.exists() and not self._log_path.stat().st_size:
+            self._log_path.unlink()  # it had nothing to say

@@ -1,8 +1,9 @@
 """Expectation files: for one server configuration, the verdict each test gets today and why.
 
 A run compared against one: a known failure is expected (pytest xfail), a failure with a check
-the file does not list is a regression (pytest fail), a pass where a failure was expected is a fix
-(reported, so the file gets updated). Only regressions make the run exit non-zero.
+the file does not list, or of another kind (an error or timeout where a wrong answer was expected), is a
+regression (pytest fail), a pass where a failure was expected is a fix (reported, so the file gets updated).
+compare.py turns a whole run into a diff; --fail-on decides which changes fail the run.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def compare(expected: Expected | None, verdict: str, checks: set[str]) -> Change
         return Change.NEW
     failed = verdict in FAILED
     if failed and expected.verdict in FAILED:
+        if verdict != expected.verdict:
+            return Change.REGRESSION  # it fails another way: an error or timeout is no known wrong answer
         return Change.KNOWN_FAILURE if checks <= expected.checks else Change.REGRESSION
     if failed:
         return Change.REGRESSION

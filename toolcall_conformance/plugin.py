@@ -20,7 +20,7 @@ from .dispatch import Dispatcher
 from .embedded import EmbeddedTarget, EmbeddedTargetError
 from .expectations import Change, Expected
 from .expectations import compare as compare_expectation
-from .explain import curl_line, one_line, render
+from .explain import one_line, render
 from .progress import Progress
 from .redact import scrub, url_without_credentials
 from .rejection import BadRequest, judge_refusal, send_bad_request
@@ -34,6 +34,7 @@ EMBEDDED = pytest.StashKey[EmbeddedTarget]()
 EMBEDDED_ERROR = pytest.StashKey[str]()
 BASELINE = pytest.StashKey[dict[str, Expected]]()
 RUN_DIFF = pytest.StashKey[RunDiff]()
+RESULTS_PATH = pytest.StashKey[Path]()
 WORKER_ENDPOINT = "tcc_endpoint"
 WORKER_ENDPOINT_ERROR = "tcc_endpoint_error"
 WORKER_RUN_DIR = "tcc_run_dir"
@@ -75,7 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
         Path(config.rootpath) / settings.report_dir, settings, Path(shared_run_dir) if shared_run_dir else None
     )
     if not hasattr(config, "workerinput") and _runs_the_suite(config):
-        if config.option.xmlpath is None:
+        if config.option.xmlpath is None and not config.option.collectonly:
             config.option.xmlpath = str(config.stash[RECORDER].run_dir / "junit.xml")
         config.stash[PROGRESS] = Progress(lambda line: _write_line(config, line), settings.progress_every)
         config.pluginmanager.register(config.stash[PROGRESS], "tcc-progress")
@@ -180,6 +181,7 @@ def _embedded_endpoint(config: pytest.Config) -> str:
     return embedded.server.base_url
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own, which tears the session fixtures (the dispatcher) down
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     recorder = config.stash.get(RECORDER, None)
@@ -202,12 +204,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         recorder.baseline = run_diff.to_json()
         if run_diff.failed(settings.fail_on) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    config.stash[RESULTS_PATH] = recorder.write()
     if recorder.server_death and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-RESULTS_PATH = pytest.StashKey[Path]()
+    recorder.exit_status = int(session.exitstatus)
+    config.stash[RESULTS_PATH] = recorder.write()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -224,7 +224,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         f"report: {path.parent / 'report.html'} (data: {path.name}, {path.parent.name}/summary.md)"
     )
     if recorder.server_death:
-        terminalreporter.write_line(f"SERVER DIED: {recorder.server_death}", red=True, bold=True)
+        death = scrub(recorder.server_death, [config.stash[SETTINGS].api_key])
+        terminalreporter.write_line(f"SERVER DIED: {death}", red=True, bold=True)
     run_diff = config.stash.get(RUN_DIFF, None)
     if run_diff is not None:
         settings = config.stash[SETTINGS]
@@ -283,18 +284,19 @@ def dispatcher(request: pytest.FixtureRequest, request_settings: Settings) -> It
         settings.concurrency,
         retries=settings.retry_overloaded,
         verify=settings.verify,
+        log_path=request.config.stash[RECORDER].run_dir / "dispatch.log",
     )
-    # xdist hands tests to workers as they go, so a worker cannot know its share in advance: there each
-    # test sends its own request when it runs, and the workers are the concurrency.
-    if not hasattr(request.config, "workerinput"):
-        for item in request.session.items:
-            for case in _cases_of(item):
-                for repetition in range(settings.repeat):
-                    sender.submit(case.body(settings, repetition))
     progress = request.config.stash.get(PROGRESS, None)
     if progress is not None:
         progress.requests = lambda: (sender.answered, sender.queued)
     try:
+        # xdist hands tests to workers as they go, so a worker cannot know its share in advance: there each
+        # test sends its own request when it runs, and the workers are the concurrency.
+        if not hasattr(request.config, "workerinput"):
+            for item in request.session.items:
+                for case in _cases_of(item):
+                    for repetition in range(settings.repeat):
+                        sender.submit(case.body(settings, repetition))
         yield sender
     finally:
         sender.close()
@@ -320,14 +322,13 @@ def _usable(exchange: Exchange, request: pytest.FixtureRequest, dispatcher: Disp
     error = exchange.transport_error
     if error is None:
         return exchange
-    note = f"[{error.kind}] {error.message}"
     if error.kind == SERVER_DIED or (error.kind == TRANSPORT_CONNECT and dispatcher.death is not None):
         reason = error.message if error.kind == SERVER_DIED else f"not run: {dispatcher.death.describe()}"
+        reason = scrub(reason, [request.config.stash[SETTINGS].api_key])
         request.config.stash[RECORDER].record(Judgement(request.node.name, Verdict.NOT_RUN, note=reason))
         pytest.skip(reason)
-    request.config.stash[RECORDER].record(_transport_judgement(request.node.name, exchange))
-    where = "" if error.kind == TRANSPORT_CONNECT else f"\nReproduce with:\n  {curl_line(exchange)}"
-    pytest.fail(scrub(f"{note}{where}", [request.config.stash[SETTINGS].api_key]), pytrace=False)
+    _conclude(_transport_judgement(request.node.name, exchange), request)  # fails, or xfails a known one
+    return exchange
 
 
 @pytest.fixture
@@ -368,6 +369,8 @@ def _transport_judgement(test_id: str, exchange: Exchange) -> Judgement:
     """An exchange that could not be completed: a timeout, or an error naming what broke."""
     error = exchange.transport_error
     assert error is not None
+    if error.kind == SERVER_DIED:  # a later repetition, after the server's death
+        return Judgement(test_id, Verdict.NOT_RUN, note=error.message)
     verdict = Verdict.TIMEOUT if error.kind == TRANSPORT_TIMEOUT else Verdict.ERROR
     return Judgement(test_id, verdict, exchanges=[exchange], note=f"[{error.kind}] {error.message}")
 

@@ -16,7 +16,7 @@ class Progress:
         self._say = say
         self._every = every
         self._started = time.monotonic()
-        self._last_said = self._started
+        self._last_said: float | None = None  # the clock starts with the first test, after any target start-up
         self.total = 0
         self.done = 0
         self.failed: set[str] = set()
@@ -37,6 +37,8 @@ class Progress:
             return
         self.done += 1
         now = time.monotonic()
+        if self._last_said is None:
+            self._last_said = now
         if now - self._last_said >= self._every:
             self._last_said = now
             self._say(self.line(now))

@@ -147,24 +147,35 @@ class Refusal:
 
 @check(
     "reject.status-4xx",
-    rule="A request the contract forbids is refused with a 4xx status: not accepted (2xx), not a server error (5xx).",
+    rule="A request the contract forbids is refused with a 4xx status, not accepted (2xx or 3xx).",
     source=f"{RFC_CLIENT_ERROR}; OpenAI API reference, error codes",
     modes=(BAD_REQUEST_MODE,),
 )
 def reject_status_4xx(seen: Refusal) -> Iterator[tuple[str, dict[str, Any]]]:
     status = seen.answer.status
-    if status is None or 400 <= status < 500:
+    if status is None or status >= 400:
         return
     if 200 <= status < 300:
-        # Accepting is what a case's level is about (a SHOULD case only warns); a 5xx is a failure for every case.
+        # Accepting is what a case's level is about: a SHOULD case only warns.
         yield f"accepted with HTTP {status} ({_accepted(seen.answer)})", {"status": status, "accepted": True}
-    elif status >= 500:
+    else:
+        yield f"HTTP {status}, not a 4xx refusal: {error_message(seen.answer)}", {"status": status}
+
+
+@check(
+    "reject.no-server-error",
+    rule="A request the contract forbids is the client's mistake: the server answers it with a 4xx, not a 5xx.",
+    source=f"{RFC_CLIENT_ERROR}; RFC 9110 §15.6 (5xx: the server's error)",
+    modes=(BAD_REQUEST_MODE,),
+)
+def reject_no_server_error(seen: Refusal) -> Iterator[tuple[str, dict[str, Any]]]:
+    # Its own check id, so that a baseline where a case was accepted does not hide a server that now crashes on it.
+    status = seen.answer.status
+    if status is not None and status >= 500:
         yield (
             f"HTTP {status}, a server error, for the client's mistake: {error_message(seen.answer)}",
             {"status": status},
         )
-    else:
-        yield f"HTTP {status}, not a 4xx refusal: {error_message(seen.answer)}", {"status": status}
 
 
 @check(
@@ -237,7 +248,7 @@ def judge_refusal(test_id: str, case: BadRequest, answer: Exchange, follow_up: E
 def _checks_for(seen: Refusal) -> list[Check]:
     # An answer that is no refusal (2xx) has no error object to judge.
     shape = [reject_error_shape] if seen.refused else []
-    return [reject_status_4xx, *shape, reject_still_serving]
+    return [reject_status_4xx, reject_no_server_error, *shape, reject_still_serving]
 
 
 def _at_case_level(violation: Violation, case: BadRequest) -> Violation:

@@ -14,7 +14,7 @@ from typing import Any
 from . import __version__
 from .explain import reproducer_document
 from .html_report import write_html
-from .redact import scrub, url_without_credentials
+from .redact import scrub_data, url_without_credentials
 from .settings import Settings
 from .summary_md import write_markdown
 from .verdict import Judgement, Verdict
@@ -42,6 +42,7 @@ class RunRecorder:
         self.labels: dict[str, dict[str, str]] = {}
         self.collected: set[str] = set()
         self.baseline: dict[str, Any] | None = None
+        self.exit_status: int | None = None
         self.target: dict[str, Any] = {}
         self.requests_sent = 0
         self.server_death: str | None = None
@@ -58,8 +59,8 @@ class RunRecorder:
         if judgement.verdict in WITH_REPRODUCER and judgement.exchanges:
             path = self.run_dir / "reproducers" / _file_name(judgement.test_id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(reproducer_document(judgement), indent=2, ensure_ascii=False)
-            path.write_text(scrub(text, self._secrets()) + "\n", encoding="utf-8")
+            document = scrub_data(reproducer_document(judgement), self._secrets())
+            path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             judgement.reproducer = os.path.relpath(path)
         record = _test_record(judgement, self.labels.get(judgement.test_id, {}))
         if judgement.reproducer:
@@ -83,6 +84,7 @@ class RunRecorder:
             "request_phase_seconds": self._request_phase(),
             "requests_seconds": self._requests_seconds(),
             "server_death": self.server_death,
+            "exit_status": self.exit_status,
             "totals": dict(Counter(record["verdict"] for record in self.records.values())),
             "collected": sorted(self.collected),
             **({"baseline": self.baseline} if self.baseline is not None else {}),
@@ -112,7 +114,7 @@ class RunRecorder:
         }
         path = self.run_dir / "parts" / f"{worker}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(scrub(json.dumps(part, ensure_ascii=False), self._secrets()), encoding="utf-8")
+        path.write_text(json.dumps(scrub_data(part, self._secrets()), ensure_ascii=False), encoding="utf-8")
 
     def merge_parts(self) -> None:
         """Take in what xdist workers wrote, then remove their files."""
@@ -132,10 +134,9 @@ class RunRecorder:
         """Write results.json and point reports/latest at this run."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / RESULTS_FILE
-        text = scrub(json.dumps(self.document(), indent=2, ensure_ascii=False), self._secrets())
-        path.write_text(text + "\n", encoding="utf-8")
-        # The page and the summary are made from the scrubbed text: a key a server echoed never reaches them.
-        document = json.loads(text)
+        # The page and the summary are made from the scrubbed data: a key a server echoed never reaches them.
+        document = scrub_data(self.document(), self._secrets())
+        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         write_html(document, self.run_dir)
         summary = write_markdown(document, self.run_dir)
         _append_to_ci_summary(summary)

@@ -66,7 +66,10 @@ def _headline(document: dict[str, Any]) -> str:
     totals = totals_of(document)
     counts = ", ".join(f"{totals[verdict]} {verdict}" for verdict in ordered_verdicts(totals))
     regressions = sum(1 for record in tests_of(document) if record.get("expectation") == "regression")
-    icon = "❌" if regressions or any(totals[verdict] for verdict in FAILING) else "✅"
+    failed = regressions or any(totals[verdict] for verdict in FAILING)
+    if document.get("exit_status") is not None:  # what CI saw: known failures pass, a dead server fails
+        failed = document["exit_status"] != 0
+    icon = "❌" if failed else "✅"
     if regressions:
         counts = f"**{regressions} regression{'s' if regressions != 1 else ''}** · {counts}"
     return f"### {icon} Tool-call conformance: {tests_count(sum(totals.values()))} — {counts or 'no tests'}"
