@@ -172,3 +172,9 @@ def test_committed_expectation_file_covers_every_test():
     expected = load(path)
     assert set(expected) == ids
     assert all(entry.reason for entry in expected.values() if entry.verdict == "fail")
+
+
+def test_fail_on_without_a_baseline_is_a_usage_error(pytester: pytest.Pytester):
+    result, _ = run_suite(pytester, "http://127.0.0.1:1/v1", "--fail-on=any")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--fail-on decides what fails a run compared with a baseline: give --baseline too*"])

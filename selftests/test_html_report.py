@@ -364,6 +364,19 @@ def test_a_blocking_json_body_is_indented_and_a_stream_is_shown_as_received(tmp_
     assert 'data: {"id":"x"}' in reader.failure_text("test_required[a-stream]")
 
 
+def test_a_raw_request_body_is_shown_as_sent(tmp_path: Path):
+    test = "test_bad_requests[malformed-json]"
+    failing = record(test, "fail", "reject.status-4xx", feature="bad-request", choice="malformed-json")
+    path = tmp_path / "reproducers" / "raw.json"
+    path.parent.mkdir(parents=True)
+    raw = '{"model": "x", "messages": ['
+    exchange = {"request": raw, "curl": "curl --data-binary ...", "status": 200, "response": "HTTP 200\n{}"}
+    path.write_text(json.dumps({"test": test, "exchanges": [exchange]}))
+    failing["reproducer"] = "reproducers/raw.json"
+    text = read(render_html(document(failing), tmp_path)).failure_text(test)
+    assert "Request body, as sent" in text and raw in text and "Request JSON" not in text
+
+
 def test_records_without_labels_are_placed_by_their_test_id_or_listed_apart(tmp_path: Path):
     labelled = record("test_parallel_off[many-tools-stream]", "pass")
     unlabelled = {key: value for key, value in labelled.items() if key not in ("feature", "mode", "choice")}

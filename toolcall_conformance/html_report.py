@@ -715,11 +715,19 @@ def _exchange(exchange: dict[str, Any], path: str) -> str:
             f"<pre class='curl'>{_e(exchange.get('curl', '(no curl line)'))}</pre>",
             f"<p class='label'>{label}</p>",
             f"<pre class='response'>{_e(status)}\n{_e(_cut_middle(indented or body, path))}</pre>",
-            "<p class='label'>Request JSON</p>",
-            f"<pre class='request'>{_e(json.dumps(request, indent=2, ensure_ascii=False))}</pre>",
+            *_request_lines(request),
             "</div>",
         ]
     )
+
+
+def _request_lines(request: Any) -> list[str]:
+    if isinstance(request, str):  # a body sent byte for byte, not JSON (a bad request)
+        return ["<p class='label'>Request body, as sent</p>", f"<pre class='request'>{_e(request)}</pre>"]
+    return [
+        "<p class='label'>Request JSON</p>",
+        f"<pre class='request'>{_e(json.dumps(request, indent=2, ensure_ascii=False))}</pre>",
+    ]
 
 
 def _status_and_body(exchange: dict[str, Any]) -> tuple[str, str]:

@@ -160,8 +160,11 @@ def resolve(config: pytest.Config, environ: dict[str, str] | None = None) -> Set
     """Settings from the command line, then the environment, then the ini file, then defaults."""
     environ = dict(os.environ) if environ is None else environ
     values: dict[str, Any] = {}
+    given: set[str] = set()
     for option in OPTIONS:
         raw, source = _raw_value(config, environ, option)
+        if raw:
+            given.add(option.name)
         if raw is None or raw == "":
             values[option.name] = option.default
             continue
@@ -173,6 +176,8 @@ def resolve(config: pytest.Config, environ: dict[str, str] | None = None) -> Set
         values["endpoint"] = values["endpoint"].rstrip("/")
     if values["ca_bundle"] and not os.path.isfile(values["ca_bundle"]):
         raise pytest.UsageError(f"--ca-bundle {values['ca_bundle']}: no such file")
+    if "fail_on" in given and not values["baseline"]:
+        raise pytest.UsageError("--fail-on decides what fails a run compared with a baseline: give --baseline too")
     if values["retry_overloaded"] < 0:
         raise pytest.UsageError("--retry-overloaded must be 0 or more")
     return Settings(**values)
