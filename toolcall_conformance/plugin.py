@@ -14,7 +14,7 @@ import pytest
 from . import generated  # noqa: F401  registers the Hypothesis profiles before --hypothesis-profile is read
 from .cases import Case, Pair
 from .checks import REGISTRY, Observation, Violation, run_checks, run_pair_checks
-from .client import SERVER_DIED, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange
+from .client import SERVER_DIED, TRANSPORT_CONNECT, Exchange
 from .compare import RunDiff, diff, load_baseline
 from .dispatch import Dispatcher
 from .embedded import EmbeddedTarget, EmbeddedTargetError
@@ -27,7 +27,7 @@ from .rejection import BadRequest, judge_refusal, send_bad_request
 from .report import RunRecorder
 from .settings import Settings, add_options, resolve
 from .target import PreflightError, Target, preflight
-from .verdict import Judgement, Verdict, verdict_of
+from .verdict import Judgement, Verdict, transport_judgement, verdict_of
 
 SETTINGS = pytest.StashKey[Settings]()
 EMBEDDED = pytest.StashKey[EmbeddedTarget]()
@@ -327,7 +327,7 @@ def _usable(exchange: Exchange, request: pytest.FixtureRequest, dispatcher: Disp
         reason = scrub(reason, [request.config.stash[SETTINGS].api_key])
         request.config.stash[RECORDER].record(Judgement(request.node.name, Verdict.NOT_RUN, note=reason))
         pytest.skip(reason)
-    _conclude(_transport_judgement(request.node.name, exchange), request)  # fails, or xfails a known one
+    _conclude(transport_judgement(request.node.name, exchange), request)  # fails, or xfails a known one
     return exchange
 
 
@@ -365,19 +365,9 @@ def judge(
     return judge_exchange
 
 
-def _transport_judgement(test_id: str, exchange: Exchange) -> Judgement:
-    """An exchange that could not be completed: a timeout, or an error naming what broke."""
-    error = exchange.transport_error
-    assert error is not None
-    if error.kind == SERVER_DIED:  # a later repetition, after the server's death
-        return Judgement(test_id, Verdict.NOT_RUN, note=error.message)
-    verdict = Verdict.TIMEOUT if error.kind == TRANSPORT_TIMEOUT else Verdict.ERROR
-    return Judgement(test_id, verdict, exchanges=[exchange], note=f"[{error.kind}] {error.message}")
-
-
 def _judge_one(test_id: str, case: Case, exchange: Exchange) -> Judgement:
     if exchange.transport_error is not None:
-        return _transport_judgement(test_id, exchange)
+        return transport_judgement(test_id, exchange)
     seen, violations, judged = run_checks(case, exchange)
     judgement = Judgement(test_id, verdict_of(violations, seen.answer.truncated), violations, judged, [exchange])
     if judgement.verdict is Verdict.TRUNCATED:

@@ -22,10 +22,10 @@ import httpx
 from .answer import answer_of
 from .cases import REPO_ROOT, SEED_ID, TOOLS_DIR, load_toolset
 from .checks import MAX_PROBLEMS_SHOWN, Check, Level, Violation, check, error_message
-from .client import TRANSPORT_TIMEOUT, Exchange, send, send_raw
+from .client import Exchange, send, send_raw
 from .schema import ERROR, envelope_problems, shorten
 from .settings import Settings
-from .verdict import Judgement, Verdict, verdict_of
+from .verdict import Judgement, transport_judgement, verdict_of
 
 BAD_REQUESTS_FILE = REPO_ROOT / "schemas" / "bad-requests.json"
 # No Case has this mode, so checks_for() never hands the reject.* checks an ordinary answer.
@@ -224,7 +224,9 @@ def _accepted(exchange: Exchange) -> str:
 def judge_refusal(test_id: str, case: BadRequest, answer: Exchange, follow_up: Exchange | None) -> Judgement:
     """The verdict of one bad request: the reject.* checks, a SHOULD case's acceptance only warning."""
     if answer.transport_error is not None:
-        return _unanswered(test_id, case, answer)
+        judgement = transport_judgement(test_id, answer)
+        judgement.extra["bad_request"] = {"level": case.level.value}
+        return judgement
     seen = Refusal(case, answer, follow_up)
     judged = _checks_for(seen)
     violations = [_at_case_level(found, case) for registered in judged for found in registered.function(seen)]
@@ -272,17 +274,3 @@ def _note(seen: Refusal, broken: set[str]) -> str:
     if reject_still_serving.id in broken:
         lines.append("the last request shown is the valid follow-up")
     return "\n".join(lines)
-
-
-def _unanswered(test_id: str, case: BadRequest, answer: Exchange) -> Judgement:
-    """The bad request got no answer at all: a timeout, or an error naming what broke, as for any request."""
-    error = answer.transport_error
-    assert error is not None
-    verdict = Verdict.TIMEOUT if error.kind == TRANSPORT_TIMEOUT else Verdict.ERROR
-    return Judgement(
-        test_id,
-        verdict,
-        exchanges=[answer],
-        note=f"[{error.kind}] {error.message}",
-        extra={"bad_request": {"level": case.level.value}},
-    )

@@ -6,6 +6,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from .expectations import FAILED
 from .html_report import (
     EXPECTATION_MARKS,
     attention_order,
@@ -26,7 +27,6 @@ from .html_report import (
 SUMMARY_FILE = "summary.md"
 MAX_FAILURE_ROWS = 25
 MAX_BASELINE_ITEMS = 15
-FAILING = ("fail", "error", "timeout")
 MARKDOWN_SPECIALS = "\\`*_[]|#~"
 
 
@@ -66,7 +66,7 @@ def _headline(document: dict[str, Any]) -> str:
     totals = totals_of(document)
     counts = ", ".join(f"{totals[verdict]} {verdict}" for verdict in ordered_verdicts(totals))
     regressions = sum(1 for record in tests_of(document) if record.get("expectation") == "regression")
-    failed = regressions or any(totals[verdict] for verdict in FAILING)
+    failed = regressions or any(totals[verdict] for verdict in FAILED)
     if document.get("exit_status") is not None:  # what CI saw: known failures pass, a dead server fails
         failed = document["exit_status"] != 0
     icon = "❌" if failed else "✅"

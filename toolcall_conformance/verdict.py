@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from .checks import Level, Violation
-from .client import Exchange
+from .client import SERVER_DIED, TRANSPORT_TIMEOUT, Exchange
 
 
 class Verdict(StrEnum):
@@ -55,3 +55,13 @@ def verdict_of(violations: list[Violation], truncated: bool) -> Verdict:
     if violations:
         return Verdict.WARN
     return Verdict.PASS
+
+
+def transport_judgement(test_id: str, exchange: Exchange) -> Judgement:
+    """An exchange that could not be completed: a timeout, an error naming what broke, or not run (server dead)."""
+    error = exchange.transport_error
+    assert error is not None
+    if error.kind == SERVER_DIED:  # e.g. a later repetition, after the server's death
+        return Judgement(test_id, Verdict.NOT_RUN, note=error.message)
+    verdict = Verdict.TIMEOUT if error.kind == TRANSPORT_TIMEOUT else Verdict.ERROR
+    return Judgement(test_id, verdict, exchanges=[exchange], note=f"[{error.kind}] {error.message}")
