@@ -1,9 +1,11 @@
 """The suite's own tests: pytester runs the conformance suite against servers on loopback."""
 
 import os
+from pathlib import Path
 
 import pytest
 
+from toolcall_conformance.local.launcher import INSTALL_HINT, find_vllm_python
 from toolcall_conformance.report import CI_SUMMARY_VARIABLE
 
 pytest_plugins = ["pytester"]
@@ -11,8 +13,23 @@ pytest_plugins = ["pytester"]
 # The suite runs that selftests start are not the CI job's result: their summaries stay out of its page.
 os.environ.pop(CI_SUMMARY_VARIABLE, None)
 
+# Set by CI, which installs vLLM before the selftests: there a missing vLLM fails the real-vLLM tests, never skips them.
+REQUIRE_VLLM = "TCC_REQUIRE_VLLM"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "vllm: needs vLLM's CPU build (TCC_VLLM_PYTHON or scripts/install-target); starts the real server"
     )
+
+
+@pytest.fixture
+def vllm_python() -> Path:
+    """The Python of the installed vLLM; the test is skipped without one (fails when $TCC_REQUIRE_VLLM is set)."""
+    python = find_vllm_python()
+    if python is None:
+        message = f"no vLLM environment (set TCC_VLLM_PYTHON or TCC_VLLM_VENV); {INSTALL_HINT}"
+        if os.environ.get(REQUIRE_VLLM):
+            pytest.fail(f"{message}; {REQUIRE_VLLM} is set, so vLLM must be there", pytrace=False)
+        pytest.skip(message)
+    return python

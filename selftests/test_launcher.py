@@ -280,10 +280,8 @@ def test_find_vllm_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.vllm
-def test_real_vllm_serves_the_shaped_model(tmp_path: Path) -> None:
-    python = find_vllm_python()
-    if python is None:
-        pytest.skip(f"no vLLM environment found (set TCC_VLLM_PYTHON); {INSTALL_HINT}")
+def test_real_vllm_serves_the_shaped_model(tmp_path: Path, vllm_python: Path) -> None:
+    python = vllm_python
     from toolcall_conformance.local import build_model, load_format
 
     model = build_model(tmp_path / "model", "shaped")

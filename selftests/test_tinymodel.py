@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from toolcall_conformance.local import tinymodel
-from toolcall_conformance.local.launcher import find_vllm_python
 from toolcall_conformance.local.tinymodel import FLAVOURS, build_model, load_format
 
 tokenizers = pytest.importorskip("tokenizers")
@@ -224,10 +223,8 @@ def test_chat_template_renders_tools_and_messages_with_jinja2() -> None:
 
 
 @pytest.mark.vllm
-def test_chat_template_renders_with_the_transformers_vllm_uses(tmp_path: Path) -> None:
-    python = find_vllm_python()
-    if python is None:
-        pytest.skip("no vLLM environment (set TCC_VLLM_PYTHON or run scripts/install-target)")
+def test_chat_template_renders_with_the_transformers_vllm_uses(tmp_path: Path, vllm_python: Path) -> None:
+    python = vllm_python
     folder = build_model(tmp_path, "random")
     code = (
         "import json, sys\n"

@@ -18,34 +18,41 @@ _step_noise='^WARNING: Location .* is ignored|^Requirement already satisfied'
 
 # The last thing pip said it is doing, for the heartbeat line.
 _step_activity() {
-    grep -E '^(Collecting|Downloading|Installing|Building|Uninstalling|Attempting|Obtaining|Preparing)' "$STEP_LOG" 2>/dev/null \
-        | tail -n 1 | cut -c1-110
+    local last
+    last=$(grep -E '^(Collecting|Downloading|Installing|Building|Uninstalling|Attempting|Obtaining|Preparing)' \
+        "$STEP_LOG" 2>/dev/null | tail -n 1)
+    if [[ $last == "Installing collected packages: "* ]]; then
+        local names=${last#Installing collected packages: }
+        printf 'installing %d collected packages' "$(tr ',' '\n' <<<"$names" | wc -l)"
+    else
+        printf '%s' "${last:0:110}"
+    fi
 }
 
 _step_heartbeat() {
-    local title=$1 started=$2 parent=$3
+    local started=$1 parent=$2
     local waited=0 activity
     while kill -0 "$parent" 2>/dev/null; do
         sleep 1  # short sleeps: a killed heartbeat leaves no sleeping child behind for long
         waited=$((waited + 1))
         if ((waited % STEP_HEARTBEAT == 0)); then
             activity=$(_step_activity)
-            say "  ... $title: $((SECONDS - started)) s${activity:+, pip: $activity}"
+            say "  ... $((SECONDS - started)) s${activity:+, pip: $activity}"
         fi
     done
 }
 
-# What a finished pip step did, from its log section: "112 packages installed", "3 packages removed".
+# What a finished pip step did, from its log section: ": 112 package(s) installed"; nothing for other tools.
 _step_outcome() {
     local section=$1 installed removed
     installed=$(sed -n "${section},\$p" "$STEP_LOG" | grep -m1 '^Successfully installed ' | wc -w)
     removed=$(sed -n "${section},\$p" "$STEP_LOG" | grep -c '^  Successfully uninstalled ' || true)
     if ((installed > 2)); then
-        printf '%d package(s) installed' $((installed - 2))
+        printf ': %d package(s) installed' $((installed - 2))
     elif ((removed > 0)); then
-        printf '%d package(s) removed' "$removed"
-    else
-        printf 'nothing to change'
+        printf ': %d package(s) removed' "$removed"
+    elif sed -n "${section},\$p" "$STEP_LOG" | grep -q -e '^Requirement already satisfied' -e '^WARNING: Skipping'; then
+        printf ': nothing to change'
     fi
 }
 
@@ -57,7 +64,7 @@ run_step() {
     section=$(($(wc -l <"$STEP_LOG") + 1))
     printf '\n== %s\n$ %s\n' "$title" "$*" >>"$STEP_LOG"
     say "$title"
-    _step_heartbeat "$title" "$started" $$ &
+    _step_heartbeat "$started" $$ &
     heartbeat=$!
     "$@" >>"$STEP_LOG" 2>&1 || status=$?
     kill "$heartbeat" 2>/dev/null || true
@@ -72,5 +79,5 @@ run_step() {
         } >&2
         return "$status"
     fi
-    say "  done in $((SECONDS - started)) s: $(_step_outcome "$section")"
+    say "  done in $((SECONDS - started)) s$(_step_outcome "$section")"
 }
