@@ -43,7 +43,8 @@ def test_unreachable_endpoint_is_one_clear_error_per_test_within_seconds(pyteste
         for section in sections
     )
     assert "Traceback" not in output
-    assert elapsed < 10
+    # Not a speed target (machines are noisy): a bound that one test waiting out a request timeout (60 s) exceeds.
+    assert elapsed < 60
 
 
 def test_wrong_path_names_the_url_and_hints_at_v1(pytester: pytest.Pytester):
@@ -62,7 +63,8 @@ def test_a_hung_server_gives_timeout_verdicts_and_the_run_finishes(pytester: pyt
         result, document, elapsed = run(pytester, server.base_url, "--request-timeout=1", "-k", SEED_REQUIRED)
     assert set(verdicts(document).values()) == {"timeout"}
     result.stdout.fnmatch_lines(["*[[]transport.timeout[]] no complete response within 1 s*"])
-    assert result.ret == 1 and elapsed < 15
+    # An unhonoured timeout would hang until the server stops; the bound leaves a loaded machine room.
+    assert result.ret == 1 and elapsed < 60
 
 
 def test_a_reset_connection_is_a_named_error(pytester: pytest.Pytester):
@@ -96,7 +98,8 @@ def test_a_server_that_dies_mid_run_is_one_verdict_and_the_rest_is_not_run(pytes
     result.stdout.fnmatch_lines(
         ["SERVER DIED: the server died at * UTC, after 3 good answers to * requests; last error: *"]
     )
-    assert result.ret == 1 and elapsed < 30
+    # The rest is "not run" at once, not one connection error or timeout (60 s) after another.
+    assert result.ret == 1 and elapsed < 60
 
 
 def test_no_api_key_in_anything_written(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):

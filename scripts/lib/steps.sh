@@ -1,9 +1,9 @@
 # Steps of the set-up scripts, sourced by them (not run on its own).
 #
 # A step prints one line when it starts and one when it ends (how long it took, what it installed); what
-# the tool itself prints goes to the step log, $STEP_LOG. While a long step runs, a line every
-# $STEP_HEARTBEAT seconds says what pip is doing. When a step fails, pip's own last lines and the log's
-# path are shown: the error is pip's, not a guess.
+# the tool itself (pip, apt-get) prints goes to the step log, $STEP_LOG. While a long step runs, a line
+# every $STEP_HEARTBEAT seconds says what the tool is doing. When a step fails, the tool's own last lines
+# and the log's path are shown: the error is the tool's, not a guess.
 #
 # The caller sets STEP_PREFIX (e.g. "install-target") and STEP_LOG before the first step.
 
@@ -16,10 +16,10 @@ die() { printf '[%s] error: %s\n' "$STEP_PREFIX" "$*" >&2; exit 1; }
 # pip prints one "Location ... is ignored" warning per package for configured wheel folders that lack it.
 _step_noise='^WARNING: Location .* is ignored|^Requirement already satisfied'
 
-# The last thing pip said it is doing, for the heartbeat line.
+# The last thing pip (or apt-get) said it is doing, for the heartbeat line.
 _step_activity() {
     local last
-    last=$(grep -E '^(Collecting|Downloading|Installing|Building|Uninstalling|Attempting|Obtaining|Preparing)' \
+    last=$(grep -E '^(Collecting|Downloading|Installing|Building|Uninstalling|Attempting|Obtaining|Preparing|Get:[0-9]+|Unpacking|Setting up)' \
         "$STEP_LOG" 2>/dev/null | tail -n 1)
     if [[ $last == "Installing collected packages: "* ]]; then
         local names=${last#Installing collected packages: }
@@ -37,7 +37,7 @@ _step_heartbeat() {
         waited=$((waited + 1))
         if ((waited % STEP_HEARTBEAT == 0)); then
             activity=$(_step_activity)
-            say "  ... $((SECONDS - started)) s${activity:+, pip: $activity}"
+            say "  ... $((SECONDS - started)) s${activity:+: $activity}"
         fi
     done
 }
