@@ -3,7 +3,7 @@
 import json
 
 from toolcall_conformance.cases import Case, ToolSet
-from toolcall_conformance.checks import REGISTRY, Level, run_checks
+from toolcall_conformance.checks import Level, all_checks, run_checks
 from toolcall_conformance.client import Exchange
 from toolcall_conformance.schema import schema_problems
 from toolcall_conformance.verdict import Verdict, verdict_of
@@ -119,7 +119,7 @@ def test_format_is_checked():
 
 
 def test_every_check_names_its_rule_and_source():
-    for registered in REGISTRY.values():
+    for registered in all_checks().values():
         assert registered.rule.endswith(".") and registered.source, registered.id
 
 

@@ -14,12 +14,22 @@ from typing import Any
 import pytest
 
 from selftests.fault_server import FaultServer
-from toolcall_conformance.client import TRANSPORT_TIMEOUT, Exchange, TransportError
-from toolcall_conformance.generated import Example, Outcome, classify, generated_case
+from toolcall_conformance.checks import Subject, checks_of
+from toolcall_conformance.client import (
+    SENDER_STOPPED,
+    SERVER_DIED,
+    TRANSPORT_BROKEN,
+    TRANSPORT_CONNECT,
+    TRANSPORT_TIMEOUT,
+    Exchange,
+    TransportError,
+)
+from toolcall_conformance.generated import Example, NotRun, Outcome, classify, generated_case
 from toolcall_conformance.settings import OPTIONS as SUITE_OPTIONS
 from toolcall_conformance.settings import Settings
 from toolcall_conformance.strategies import keywords_used
 from toolcall_conformance.stream import parse_sse
+from toolcall_conformance.verdict import Verdict, transport_judgement
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 7
@@ -107,6 +117,8 @@ def test_refused_keyword_is_its_own_verdict(pytester: pytest.Pytester) -> None:
     assert result.ret == 0, result.stdout.str()
     (record,) = records.values()
     assert record["verdict"] == "warn" and record["outcome"] == "refused"
+    assert [violation["check"] for violation in record["violations"]] == ["generated.refused"]
+    assert record["checks"]["generated.refused"] == "warn"
     assert record["generated"]["outcomes"]["refused"] >= 1
     assert set(record["generated"]["refused_keywords"]) == {"pattern"}
     assert "ConformanceWarning" in result.stdout.str() and "keywords: pattern" in result.stdout.str()
@@ -121,6 +133,34 @@ def test_server_error_is_a_failure_of_its_own_kind_and_the_seed_replays_it(pytes
     output = result.stdout.str()
     assert "generated example: server-error" in output
     assert f"--hypothesis-profile=default --hypothesis-seed={SEED}" in output
+
+
+def test_every_check_of_generated_tests_is_proven_by_a_fault() -> None:
+    proven = {"generated.refused"}  # test_refused_keyword_is_its_own_verdict
+    assert {registered.id for registered in checks_of(Subject.GENERATED)} == proven
+
+
+def test_a_server_that_dies_leaves_the_generated_test_not_run(pytester: pytest.Pytester) -> None:
+    """As for curated tests: once the server is dead, what was not sent is not run, not a failure to shrink."""
+    result, records = run_generated(pytester, "die-after-3", "blocking-required-plain")
+    (record,) = records.values()
+    assert record["verdict"] == "not run", record
+    assert "server died" in record["note"] and "judged before" in record["note"]
+    result.assert_outcomes(skipped=1)
+    assert result.ret == 1  # a server that died mid-run fails the run, as it does for curated tests
+
+
+def test_a_generated_test_meets_its_baseline_like_any_test(pytester: pytest.Pytester) -> None:
+    """Its one judgement goes through the plugin's conclusion: a failure the baseline lists is a known failure."""
+    first, _ = run_generated(pytester, "ignore-maximum", "blocking-required-strict")
+    assert first.ret == 1
+    baseline = pytester.path / "baseline.json"
+    baseline.write_text((pytester.path / "reports" / "latest" / "results.json").read_text())
+    second, records = run_generated(pytester, "ignore-maximum", "blocking-required-strict", f"--baseline={baseline}")
+    (record,) = records.values()
+    assert record["verdict"] == "fail" and record["expectation"] == "known failure"
+    second.assert_outcomes(xfailed=1)
+    assert second.ret == 0, second.stdout.str()
 
 
 def test_truncation_is_not_a_failure(pytester: pytest.Pytester) -> None:
@@ -193,6 +233,34 @@ def test_other_4xx_and_5xx_and_hangs_are_failures_of_their_kind() -> None:
     assert outcome_of(exchange_of("blocking", 503, b'{"error": {"message": "busy"}}')).outcome is Outcome.SERVER_ERROR
     hang = TransportError(TRANSPORT_TIMEOUT, "no complete response within 1 s")
     assert outcome_of(exchange_of("stream", None, b"", hang)).outcome is Outcome.TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("kind", "outcome", "verdict"),
+    [
+        (TRANSPORT_TIMEOUT, Outcome.TIMEOUT, Verdict.TIMEOUT),
+        (TRANSPORT_BROKEN, Outcome.SERVER_ERROR, Verdict.ERROR),
+        (TRANSPORT_CONNECT, Outcome.ERROR, Verdict.ERROR),
+        (SENDER_STOPPED, Outcome.ERROR, Verdict.ERROR),
+    ],
+)
+def test_a_broken_exchange_gets_the_verdict_a_curated_test_gets(kind: str, outcome: Outcome, verdict: Verdict) -> None:
+    exchange = exchange_of("blocking", None, b"", TransportError(kind, "what broke"))
+    example = outcome_of(exchange)
+    assert (example.outcome, example.judgement.verdict) == (outcome, verdict)
+    assert example.judgement.verdict is transport_judgement("t", exchange).verdict
+    assert example.failed
+
+
+def test_an_exchange_the_dead_server_never_got_is_not_run() -> None:
+    never_sent = exchange_of("blocking", None, b"", TransportError(SERVER_DIED, "not sent: the server died"))
+    with pytest.raises(NotRun) as stopped:
+        outcome_of(never_sent)
+    assert stopped.value.judgement.verdict is Verdict.NOT_RUN
+    refused = exchange_of("blocking", None, b"", TransportError(TRANSPORT_CONNECT, "connection refused"))
+    case = generated_case(TOOLS, "blocking", "required")
+    with pytest.raises(NotRun):
+        classify("t", case, refused, death="the server died at 01:02:03 UTC")
 
 
 def test_a_refusal_inside_a_200_stream_fails_and_is_noted() -> None:

@@ -377,15 +377,33 @@ def test_a_raw_request_body_is_shown_as_sent(tmp_path: Path):
     assert "Request body, as sent" in text and raw in text and "Request JSON" not in text
 
 
-def test_records_without_labels_are_placed_by_their_test_id_or_listed_apart(tmp_path: Path):
-    labelled = record("test_parallel_off[many-tools-stream]", "pass")
+def test_records_are_placed_by_their_labels_and_those_without_are_listed_apart(tmp_path: Path):
+    """The matrix reads a record's feature, mode and choice, never its test id: every record the suite writes
+    has them (the plugin's labels); one without them, from another plugin or an older run, is listed apart."""
+    labelled = record("test_parallel_off[many-tools-stream]", "pass", feature="many-tools", choice="parallel-off")
     unlabelled = {key: value for key, value in labelled.items() if key not in ("feature", "mode", "choice")}
+    unlabelled["test"] = "test_parallel_off[few-tools-stream]"
     odd = {"test": "test_something_else", "verdict": "pass"}
-    page = render_html(document(unlabelled, odd), tmp_path)
+    page = render_html(document(labelled, unlabelled, odd), tmp_path)
     matrix = page[page.index("<section id='matrix'>") :]
-    assert "many-tools" in matrix[: matrix.index("</section>")] and "parallel-off" in matrix
+    matrix = matrix[: matrix.index("</section>")]
+    assert "many-tools" in matrix and "parallel-off" in matrix and "few-tools" not in matrix
     other = page[page.index("<section id='other'>") :]
-    assert "test_something_else" in other[: other.index("</section>")]
+    other = other[: other.index("</section>")]
+    assert "test_something_else" in other and "test_parallel_off[few-tools-stream]" in other
+
+
+def test_a_generated_test_whose_schemas_were_refused_shows_refused_not_a_verdict_of_its_own(tmp_path: Path):
+    refused = record("test_generated[blocking-required-plain]", "warn", "generated.refused", feature="generated-plain")
+    refused.update(outcome="refused", generated={"examples": 20, "outcomes": {"refused": 3, "pass": 17}})
+    warned = record("test_generated[blocking-named-plain]", "warn", "generated.refused", feature="generated-plain")
+    warned.update(outcome="fail", choice="named")
+    page = render_html(document(refused, warned), tmp_path)
+    generated = page[page.index("<section id='generated'>") :]
+    generated = generated[: generated.index("</section>")]
+    assert "⊘ refused" in generated and "! warn" in generated
+    totals = page[page.index("<p class='totals'>") :]
+    assert "2 warn" in totals[: totals.index("</p>")], "the totals count verdicts: a refusal is a warning"
 
 
 def test_write_html_writes_report_html_in_the_run_directory(tmp_path: Path):

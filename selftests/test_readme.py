@@ -1,15 +1,34 @@
-"""The README documents every check and every option the suite has."""
+"""The README documents every check (with its level, rule and source) and every option the suite has."""
 
 from pathlib import Path
 
-from toolcall_conformance.checks import REGISTRY
+from toolcall_conformance.checks import all_checks
 from toolcall_conformance.settings import OPTIONS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_check_is_in_the_readme():
-    assert [check for check in REGISTRY if f"| `{check}` |" not in README] == []
+    assert [check for check in all_checks() if f"| `{check}` |" not in README] == []
+
+
+def test_every_check_s_row_gives_its_level_rule_and_source():
+    """The "What is checked" table: one row per check, as the registry has it (a level may say more after it)."""
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in README.splitlines() if line.startswith("| `")}
+    wrong = []
+    for registered in all_checks().values():
+        row = rows.get(f"`{registered.id}`", "")
+        if not row.startswith(f"| `{registered.id}` | {registered.level.value}"):
+            wrong.append((registered.id, "level"))
+        if not row.endswith(f" | {registered.rule} | {registered.source} |"):
+            wrong.append((registered.id, "rule and source"))
+    assert wrong == []
+
+
+def test_the_registry_has_every_kind_of_check():
+    """Bad requests' and generated tests' checks are in it, not only the answer checks its own module defines."""
+    ids = set(all_checks())
+    assert {"reject.status-4xx", "reject.still-serving", "generated.refused"} <= ids
 
 
 def test_every_option_is_in_the_readme():

@@ -9,7 +9,6 @@ TCC_GENERATED_EXCLUDE=no-parameters,multipleOf leaves keywords out (a known defe
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Iterator
 
 import hypothesis
@@ -18,8 +17,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from toolcall_conformance.dispatch import Dispatcher
-from toolcall_conformance.generated import GeneratedRun, Outcome, ReportDatabase, replay_command
-from toolcall_conformance.plugin import RECORDER, ConformanceWarning
+from toolcall_conformance.generated import GeneratedRun, ReportDatabase, replay_command
+from toolcall_conformance.plugin import RECORDER
 from toolcall_conformance.settings import Settings
 from toolcall_conformance.strategies import MAX_TOOLS, generated_tool_sets
 
@@ -50,7 +49,7 @@ def generated_run(
     dispatcher: Dispatcher,
     request_settings: Settings,
 ) -> Iterator[GeneratedRun]:
-    """The examples of one generated test; afterwards its one record in results.json and generated/<test>.json."""
+    """The examples of one generated test; the plugin concludes it (results.json, baseline) when Hypothesis is done."""
     recorder = request.config.stash[RECORDER]
     DATABASE.place(recorder.report_dir / "hypothesis")
     profile = settings.get_current_profile_name()
@@ -58,16 +57,13 @@ def generated_run(
         request.node.name,
         dispatcher.exchange,
         request_settings,
-        recorder.run_dir,
+        recorder,
         replay=lambda seed: replay_command(request.node.nodeid, profile, seed),
         seed_of=lambda: replay_seed(request.function),
+        death=lambda: dispatcher.died,
     )
     yield run
     record_property("hypothesis_seed", run.seed)
-    judgement = run.finish()
-    recorder.record(judgement)
-    if judgement.extra.get("outcome") == Outcome.REFUSED:
-        warnings.warn(ConformanceWarning(f"{request.node.name}: {judgement.note}"), stacklevel=1)
 
 
 @pytest.mark.parametrize("strictness", STRICTNESS)

@@ -1,20 +1,31 @@
-"""The named checks: each a small function with a stable id, the rule it enforces and where it comes from."""
+"""The named checks: each a small function with a stable id, the rule it enforces and where it comes from.
+
+Checks are registered where they are defined, with the subject they judge: an answer to a valid request (here),
+the blocking and streamed answers of one request (here), the refusal of a bad request (rejection.py), a generated
+test's examples (generated.py). CHECK_MODULES lists those modules; all_checks() imports them, so the registry it
+returns is complete whichever module asks first. Level and Violation live in verdict.py, beside the verdicts they
+make; checks make them, and they can be imported from here too.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from .answer import Answer, Call, answer_of
 from .cases import Case, Pair, parameters_of
-from .client import Exchange
+from .client import Exchange, error_message
 from .schema import CHUNK, COMPLETION, envelope_problems, schema_problems, shorten, strict_json
 from .stream import StreamedCall
+from .verdict import Judgement, Level, Verdict, Violation, transport_judgement, truncation_note, verdict_of
 
 OPENAI_CHAT = "OpenAI API reference, Chat Completions"
 OPENAI_STREAM = "OpenAI API reference, chat completion chunk object"
@@ -22,26 +33,18 @@ OPENAI_FUNCTION_CALLING = "OpenAI function-calling guide"
 WHATWG_SSE = "WHATWG HTML, server-sent events"
 JSON_SCHEMA = "JSON Schema 2020-12 (validation with formats)"
 MAX_PROBLEMS_SHOWN = 3
+ERROR_SHOWN = 300  # characters of an error answer's message
+# Every module that defines checks; all_checks() imports each of them.
+CHECK_MODULES = ("checks", "rejection", "generated")
 
 
-class Level(StrEnum):
-    """How binding a rule is: a broken MUST fails a test, a broken SHOULD warns."""
+class Subject(StrEnum):
+    """What a check looks at."""
 
-    MUST = "MUST"
-    SHOULD = "SHOULD"
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule: which check, how binding, a message a person reads, and data a machine reads."""
-
-    check: str
-    level: Level
-    message: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def line(self) -> str:
-        return f"[{self.check}] {self.level.value}: {self.message}"
+    ANSWER = "answer"  # one answer to a valid request: an Observation
+    PAIR = "pair"  # the blocking and streamed answers to one request: a PairObservation
+    REFUSAL = "refusal"  # the answer to a bad request and the valid request after it: a rejection.Refusal
+    GENERATED = "generated"  # the examples of one generated test: a generated.Tally
 
 
 @dataclass(frozen=True)
@@ -66,24 +69,22 @@ CheckFunction = Callable[[Any], Iterable[Violation]]
 
 @dataclass(frozen=True)
 class Check:
-    """A registered check and the circumstances it applies to."""
+    """A registered check: its rule, the subject it judges and, for answers, the circumstances it applies to."""
 
     id: str
     level: Level
     rule: str
     source: str
     function: CheckFunction
+    subject: Subject = Subject.ANSWER
     modes: tuple[str, ...] = ("blocking", "stream")
     applies: Callable[[Case], bool] = lambda case: True
     judges_truncated: bool = True
     gate: bool = False
-    on_pair: bool = False
-
-    def violation(self, message: str, **data: Any) -> Violation:
-        return Violation(self.id, self.level, message, data)
+    module: str = ""  # where it is defined: one of CHECK_MODULES
 
 
-REGISTRY: dict[str, Check] = {}
+_REGISTRY: dict[str, Check] = {}
 
 
 def check(
@@ -91,29 +92,55 @@ def check(
     *,
     rule: str,
     source: str,
+    subject: Subject = Subject.ANSWER,
     level: Level = Level.MUST,
     modes: tuple[str, ...] = ("blocking", "stream"),
     applies: Callable[[Case], bool] = lambda case: True,
     judges_truncated: bool = True,
     gate: bool = False,
-    on_pair: bool = False,
 ) -> Callable[[Callable[..., Iterator[str | tuple[str, dict[str, Any]]]]], Check]:
-    """Register a check; the function yields messages (or (message, data)) for each breach."""
+    """Register a check; the function yields messages (or (message, data)) for each breach of its subject.
+
+    modes, applies, judges_truncated and gate say which answers an answer check judges, and whether a breach
+    stops the checks after it (an answer that is no HTTP 200, no JSON, no event stream).
+    """
 
     def register(function: Callable[..., Iterator[Any]]) -> Check:
-        if check_id in REGISTRY:
-            raise ValueError(f"check id {check_id!r} registered twice")
+        module = function.__module__
 
-        def run(subject: Any) -> Iterator[Violation]:
-            for found in function(subject):
+        def run(seen: Any) -> Iterator[Violation]:
+            for found in function(seen):
                 message, data = found if isinstance(found, tuple) else (found, {})
                 yield Violation(check_id, level, message, data)
 
-        registered = Check(check_id, level, rule, source, run, modes, applies, judges_truncated, gate, on_pair)
-        REGISTRY[check_id] = registered
+        registered = Check(check_id, level, rule, source, run, subject, modes, applies, judges_truncated, gate, module)
+        if module == "__main__":  # a module run with python -m: its importable copy is the one all_checks() registers
+            return registered
+        if module.removeprefix(f"{__package__}.") not in CHECK_MODULES:
+            raise ValueError(f"check {check_id!r} is defined in {module}, which CHECK_MODULES does not list")
+        if check_id in _REGISTRY:
+            raise ValueError(f"check id {check_id!r} registered twice")
+        _REGISTRY[check_id] = registered
         return registered
 
     return register
+
+
+@cache
+def all_checks() -> Mapping[str, Check]:
+    """Every check of the suite by id: the modules in CHECK_MODULES' order, each module's in definition order.
+
+    Checks register only from those modules, which are all imported here: after this nothing registers again."""
+    order = {
+        importlib.import_module(f"{__package__}.{name}").__name__: index for index, name in enumerate(CHECK_MODULES)
+    }
+    ordered = sorted(_REGISTRY.values(), key=lambda registered: order[registered.module])  # stable: keeps definitions
+    return MappingProxyType({registered.id: registered for registered in ordered})
+
+
+def checks_of(subject: Subject) -> list[Check]:
+    """The checks that judge one kind of subject, in registration order."""
+    return [registered for registered in all_checks().values() if registered.subject is subject]
 
 
 def _required(case: Case) -> bool:
@@ -136,15 +163,12 @@ def _named(case: Case) -> bool:
 def http_status(seen: Observation) -> Iterator[str]:
     exchange = seen.exchange
     if exchange.status != 200:
-        yield f"HTTP {exchange.status} for a valid request: {error_message(exchange)}"
+        yield f"HTTP {exchange.status} for a valid request: {error_shown(exchange)}"
 
 
-def error_message(exchange: Exchange) -> str:
-    """The message of an error answer: the error object's, else the body as text, cut to a readable length."""
-    body = exchange.json_body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return shorten(body["error"].get("message"), 300)
-    return shorten(exchange.raw.decode("utf-8", errors="replace"), 300)
+def error_shown(exchange: Exchange) -> str:
+    """An error answer's message as a check's message quotes it, cut to a readable length."""
+    return shorten(error_message(exchange), ERROR_SHOWN)
 
 
 @check(
@@ -577,7 +601,7 @@ def _comparable(answer: Answer) -> list[tuple[Any, str]]:
     "equivalence.stream-blocking",
     rule="For one seeded request, streaming and blocking yield the same calls: names and decoded arguments.",
     source="vLLM issue #21046; OpenAI streaming is a transport of the same answer",
-    on_pair=True,
+    subject=Subject.PAIR,
 )
 def equivalence_stream_blocking(seen: PairObservation) -> Iterator[str]:
     blocking, stream = _comparable(seen.blocking.answer), _comparable(seen.stream.answer)
@@ -595,8 +619,8 @@ def equivalence_stream_blocking(seen: PairObservation) -> Iterator[str]:
 
 
 def checks_for(case: Case) -> list[Check]:
-    """The exchange checks that apply to a case, in registry order."""
-    return [c for c in REGISTRY.values() if not c.on_pair and case.mode in c.modes and c.applies(case)]
+    """The answer checks that apply to a case, in registry order."""
+    return [c for c in checks_of(Subject.ANSWER) if case.mode in c.modes and c.applies(case)]
 
 
 def run_checks(case: Case, exchange: Exchange) -> tuple[Observation, list[Violation], list[str]]:
@@ -620,8 +644,49 @@ def run_pair_checks(pair: Pair, blocking: Observation, stream: Observation) -> t
     seen = PairObservation(pair, blocking, stream)
     violations: list[Violation] = []
     judged: list[str] = []
-    for registered in REGISTRY.values():
-        if registered.on_pair:
-            judged.append(registered.id)
-            violations.extend(registered.function(seen))
+    for registered in checks_of(Subject.PAIR):
+        judged.append(registered.id)
+        violations.extend(registered.function(seen))
     return violations, judged
+
+
+# ---------------------------------------------------------------- from checks to a judgement
+
+
+def judge_exchange(test_id: str, case: Case, exchange: Exchange, death: str | None = None) -> Judgement:
+    """One answer's judgement: the transport's verdict when the exchange broke, else its checks' verdict.
+
+    death: how the server died, if it did (see verdict.transport_judgement)."""
+    if exchange.transport_error is not None:
+        return transport_judgement(test_id, exchange, death)
+    seen, violations, judged = run_checks(case, exchange)
+    judgement = Judgement(test_id, verdict_of(violations, seen.answer.truncated), violations, judged, [exchange])
+    if judgement.verdict is Verdict.TRUNCATED:
+        judgement.note = truncation_note(exchange)
+    return judgement
+
+
+def judge_pair(test_id: str, pair: Pair, exchanges: tuple[Exchange, ...], death: str | None = None) -> Judgement:
+    """The comparison of one request's blocking and streamed answers, when both can be compared."""
+    broken = [exchange for exchange in exchanges if exchange.transport_error is not None]
+    if broken:
+        return transport_judgement(test_id, broken[0], death)
+    blocking_seen, blocking_violations, _ = run_checks(pair.blocking, exchanges[0])
+    stream_seen, stream_violations, _ = run_checks(pair.stream, exchanges[1])
+    unusable = _why_incomparable((blocking_seen, blocking_violations), (stream_seen, stream_violations))
+    if unusable:
+        return Judgement(test_id, unusable[0], exchanges=list(exchanges), note=unusable[1])
+    violations, judged = run_pair_checks(pair, blocking_seen, stream_seen)
+    return Judgement(test_id, verdict_of(violations, False), violations, judged, list(exchanges))
+
+
+def _why_incomparable(*sides: tuple[Observation, list[Violation]]) -> tuple[Verdict, str] | None:
+    """An answer that broke a gate check (HTTP status, a body that is no JSON or no stream) has nothing to compare."""
+    registry = all_checks()
+    for seen, violations in sides:
+        gates = [violation for violation in violations if registry[violation.check].gate]
+        if gates:
+            return Verdict.INCONCLUSIVE, f"inconclusive: the {seen.case.mode} answer is unusable: {gates[0].line()}"
+    if any(seen.answer.truncated for seen, _ in sides):
+        return Verdict.TRUNCATED, "truncated: an answer ended with finish_reason 'length'; nothing to compare"
+    return None

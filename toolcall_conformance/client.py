@@ -42,9 +42,7 @@ class Exchange:
     json_error: str | None = None
     events: list[SseEvent] = field(default_factory=list)
     transport_error: TransportError | None = None
-    started: float = 0.0
     elapsed: float = 0.0
-    first_byte: float | None = None
     retries: list[dict[str, Any]] = field(default_factory=list)
     sent: bytes | None = None  # the body as sent, when it is not request's JSON (send_raw)
 
@@ -55,6 +53,20 @@ class Exchange:
     @property
     def ok(self) -> bool:
         return self.transport_error is None and self.status == 200
+
+
+def error_message(exchange: Exchange) -> str:
+    """What an answer that is no success says: its error object's message (OpenAI's {"error": {"message"}}, or
+    a top-level "message" or "detail"), else its body as text; for an exchange that broke, what broke."""
+    if exchange.transport_error is not None:
+        return f"{exchange.transport_error.kind}: {exchange.transport_error.message}"
+    body = exchange.json_body
+    if isinstance(body, dict):
+        error = body.get("error")
+        message = error.get("message") if isinstance(error, dict) else body.get("message") or body.get("detail")
+        if isinstance(message, str):
+            return message
+    return exchange.raw.decode("utf-8", errors="replace")
 
 
 def not_sent(endpoint: str, body: dict[str, Any], reason: str, kind: str = SERVER_DIED) -> Exchange:
@@ -82,11 +94,10 @@ async def send_raw(http: httpx.AsyncClient, endpoint: str, api_key: str, content
 
 
 async def _complete(http: httpx.AsyncClient, exchange: Exchange, api_key: str, timeout: float) -> Exchange:
-    exchange.started = time.time()
     clock = time.monotonic()
     try:
         async with asyncio.timeout(timeout):
-            await _receive(http, exchange, api_key, clock)
+            await _receive(http, exchange, api_key)
     except TimeoutError:
         exchange.transport_error = TransportError(
             TRANSPORT_TIMEOUT, f"no complete response within {timeout:g} s ({_progress(exchange)})"
@@ -104,7 +115,7 @@ async def _complete(http: httpx.AsyncClient, exchange: Exchange, api_key: str, t
     return exchange
 
 
-async def _receive(http: httpx.AsyncClient, exchange: Exchange, api_key: str, clock: float) -> None:
+async def _receive(http: httpx.AsyncClient, exchange: Exchange, api_key: str) -> None:
     headers = {
         "Accept-Encoding": "identity",
         "Authorization": f"Bearer {api_key}",
@@ -120,8 +131,6 @@ async def _receive(http: httpx.AsyncClient, exchange: Exchange, api_key: str, cl
         received = bytearray()
         try:
             async for chunk in response.aiter_raw():
-                if exchange.first_byte is None:
-                    exchange.first_byte = time.monotonic() - clock
                 received.extend(chunk)
         finally:
             exchange.raw = bytes(received)

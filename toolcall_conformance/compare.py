@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from .expectations import FORMAT, Change, Expected, compare, from_results, load, parse
-from .report import RESULTS_FILE
+from .jsontext import single_line
+from .results import is_string_list, load_results, read_json, results_file, valid_results
 from .settings import FAIL_ON
+from .verdict import JUDGED, Verdict
 
-NOT_RUN = "not run"
-JUDGED = ("pass", "warn", "fail")
 KINDS = ("regressions", "fixes", "new", "removed", "not_run", "changed")
 SHOWN_PER_GROUP = 10
 
@@ -112,7 +112,7 @@ class RunDiff:
 
     def _counted(self) -> str:
         counted = [(self.as_expected, "as expected"), (self.known_failures, "known failure")]
-        counted.append((len(self.not_run), NOT_RUN))
+        counted.append((len(self.not_run), Verdict.NOT_RUN.value))
         return ", ".join(_count(number, word) for number, word in counted if number)
 
 
@@ -154,7 +154,9 @@ def _line(entry: Entry) -> str:
         return f"{entry.test}: {_short(entry.was)} -> {_short(entry.now)}"
     line = f"{entry.test}: {entry.was.verdict} -> {entry.now.verdict}"
     if entry.now.verdict not in JUDGED and entry.now.reason:
-        line += f": {_cut(entry.now.reason)}"  # the note says why nothing was judged (timeout, truncation...)
+        line += (
+            f": {single_line(entry.now.reason, 100)}"  # the note says why nothing was judged (timeout, truncation...)
+        )
     return line
 
 
@@ -162,11 +164,6 @@ def _short(expected: Expected | None) -> str:
     if expected is None:
         return "-"
     return f"{expected.verdict} [{', '.join(sorted(expected.checks))}]" if expected.checks else expected.verdict
-
-
-def _cut(text: str, length: int = 100) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= length else line[: length - 3] + "..."
 
 
 # ---------------------------------------------------------------- classifying
@@ -203,7 +200,7 @@ def _classify(run_diff: RunDiff, test: str, was: Expected | None, now: Expected 
         run_diff.new.append(Entry(test, None, now, tuple(sorted(now.checks))))
     elif now is None:
         (run_diff.removed if removed else run_diff.not_run).append(Entry(test, was, None))
-    elif now.verdict == NOT_RUN:
+    elif now.verdict == Verdict.NOT_RUN:
         run_diff.not_run.append(Entry(test, was, now))
     else:
         _classify_judged(run_diff, test, was, now)
@@ -235,36 +232,13 @@ def _sorted(checks: Iterable[str]) -> tuple[str, ...]:
 
 def load_baseline(path: Path) -> dict[str, Expected]:
     """The baseline in an expectation file, a results.json, or a run directory holding one."""
-    path = _file_in(Path(path))
-    document = _read_json(path)
+    path = results_file(Path(path))
+    document = read_json(path)
     if isinstance(document, dict) and "format" in document:
         return _expectation_file(path, document)
     if isinstance(document, dict) and isinstance(document.get("tests"), list):
-        return run_expectations(_valid_results(path, document))
+        return run_expectations(valid_results(path, document))
     raise ValueError(f"{path}: neither an expectation file ({FORMAT}) nor a results.json")
-
-
-def load_results(path: Path) -> dict[str, Any]:
-    """A run's results.json, given as the file or as its run directory (e.g. reports/latest)."""
-    path = _file_in(Path(path))
-    return _valid_results(path, _read_json(path))
-
-
-def _file_in(path: Path) -> Path:
-    return path / RESULTS_FILE if path.is_dir() else path
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read it: {exc}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})") from None
 
 
 def _expectation_file(path: Path, document: dict[str, Any]) -> dict[str, Expected]:
@@ -281,36 +255,9 @@ def _expectation_problem(tests: Any) -> str | None:
     for test, entry in tests.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("verdict"), str):
             return f"test {test!r} has no verdict"
-        if not _strings(entry.get("checks", [])):
+        if not is_string_list(entry.get("checks", [])):
             return f'test {test!r}: "checks" is not a list of check ids'
     return None
-
-
-def _valid_results(path: Path, document: Any) -> dict[str, Any]:
-    problem = _results_problem(document)
-    if problem:
-        raise ValueError(f"{path}: not a valid results.json: {problem}")
-    return document
-
-
-def _results_problem(document: Any) -> str | None:
-    if not isinstance(document, dict) or not isinstance(document.get("tests"), list):
-        return 'no list of "tests"'
-    if "collected" in document and not _strings(document["collected"]):
-        return '"collected" is not a list of test ids'
-    for index, record in enumerate(document["tests"]):
-        if not isinstance(record, dict):
-            return f"tests[{index}] is not an object"
-        for key, kind in (("test", str), ("verdict", str), ("violations", list)):
-            if not isinstance(record.get(key), kind):
-                return f'tests[{index}] has no "{key}" ({kind.__name__})'
-        if not all(isinstance(v, dict) and {"check", "level"} <= v.keys() for v in record["violations"]):
-            return f"tests[{index}]: a violation without check or level"
-    return None
-
-
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 # ---------------------------------------------------------------- command line

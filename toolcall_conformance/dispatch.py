@@ -26,7 +26,16 @@ from typing import Any
 
 import httpx
 
-from .client import SENDER_STOPPED, TRANSPORT_BROKEN, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange, not_sent, send
+from .client import (
+    SENDER_STOPPED,
+    TRANSPORT_BROKEN,
+    TRANSPORT_CONNECT,
+    TRANSPORT_TIMEOUT,
+    Exchange,
+    error_message,
+    not_sent,
+    send,
+)
 from .jsontext import shorten
 
 # After this many failed answers in a row (5xx or broken connections) the server is probed.
@@ -71,9 +80,10 @@ class ServerDeath:
 
 
 def _error_of(exchange: Exchange) -> str:
+    """The last error before a death, as ServerDeath keeps it."""
     if exchange.transport_error is not None:
-        return f"{exchange.transport_error.kind}: {exchange.transport_error.message}"
-    return f"HTTP {exchange.status}: {shorten(exchange.raw.decode('utf-8', errors='replace'), 200)}"
+        return error_message(exchange)
+    return f"HTTP {exchange.status}: {shorten(error_message(exchange), 200)}"
 
 
 def request_key(body: dict[str, Any]) -> str:
@@ -311,6 +321,11 @@ class Dispatcher:
     @property
     def death(self) -> ServerDeath | None:
         return self._state.death
+
+    @property
+    def died(self) -> str | None:
+        """How the server died (ServerDeath.describe), or None while it answers: what verdict.py is told."""
+        return self._state.death.describe() if self._state.death is not None else None
 
     def submit(self, body: dict[str, Any]) -> Future[Exchange]:
         """Queue a request unless the same body was queued already; in submission order."""

@@ -14,9 +14,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .jsontext import cut
+from .verdict import FAILED, NOT_JUDGED, PASSED, Level, Verdict
+
 FORMAT = "toolcall-conformance/expectations/1"
-NOT_JUDGED = ("truncated", "inconclusive")
-FAILED = ("fail", "error", "timeout")
+REASON_CHARS = 200
 # Options that say where and how a run reported, not what it asked the server.
 RUN_ONLY_OPTIONS = ("endpoint", "report_dir", "progress_every", "baseline", "fail_on")
 # What identifies a target; ports, paths and timings differ from run to run and stay out.
@@ -70,11 +72,11 @@ def compare(expected: Expected | None, verdict: str, checks: set[str]) -> Change
         return Change.KNOWN_FAILURE if checks <= expected.checks else Change.REGRESSION
     if failed:
         return Change.REGRESSION
-    if verdict == "truncated" and expected.verdict not in NOT_JUDGED:
+    if verdict == Verdict.TRUNCATED and expected.verdict not in NOT_JUDGED:
         return Change.REGRESSION  # it ran to max_tokens: nothing of it is judged any more
     if verdict == expected.verdict:
         return Change.AS_EXPECTED
-    if expected.verdict in FAILED and verdict in ("pass", "warn"):
+    if expected.verdict in FAILED and verdict in PASSED:
         return Change.FIXED
     return Change.CHANGED
 
@@ -84,7 +86,7 @@ def from_results(results: dict[str, Any], reasons: dict[str, str] | None = None)
     reasons = reasons or {}
     tests = {}
     for record in results["tests"]:
-        checks = sorted({violation["check"] for violation in record["violations"] if violation["level"] == "MUST"})
+        checks = sorted({violation["check"] for violation in record["violations"] if violation["level"] == Level.MUST})
         entry: dict[str, Any] = {"verdict": record["verdict"]}
         if checks:
             entry["checks"] = checks
@@ -104,8 +106,8 @@ def from_results(results: dict[str, Any], reasons: dict[str, str] | None = None)
 def _generated_reason(record: dict[str, Any]) -> str:
     if record["verdict"] in NOT_JUDGED:
         return record.get("note", "")
-    messages = [violation["message"] for violation in record["violations"] if violation["level"] == "MUST"]
-    return messages[0][:200] if messages else ""
+    messages = [violation["message"] for violation in record["violations"] if violation["level"] == Level.MUST]
+    return cut(messages[0], REASON_CHARS) if messages else ""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,10 +6,11 @@ import json
 import shlex
 from typing import Any
 
-from .checks import REGISTRY
+from .checks import all_checks
 from .client import Exchange
-from .jsontext import shorten
+from .jsontext import cut, indent
 from .redact import url_without_credentials
+from .results import violation_record
 from .verdict import Judgement
 
 RESPONSE_SHOWN = 1200
@@ -40,8 +41,9 @@ def render(judgement: Judgement) -> str:
     for violation in judgement.violations:
         lines.append(violation.line())
     lines.append("")
+    registry = all_checks()
     for check_id in judgement.failed_checks:
-        registered = REGISTRY.get(check_id)
+        registered = registry.get(check_id)
         if registered:
             lines.append(f"  {check_id}: {registered.rule} ({registered.source})")
     if judgement.note:
@@ -51,7 +53,7 @@ def render(judgement: Judgement) -> str:
         lines += ["", f"--- {mode} request, answered in {exchange.elapsed:.2f} s"]
         if judgement.reproducer:
             lines.append(f"Request JSON: {judgement.reproducer}")
-        lines += ["Reproduce with:", "  " + curl_line(exchange), "Response:", _indent(response_text(exchange))]
+        lines += ["Reproduce with:", "  " + curl_line(exchange), "Response:", indent(response_text(exchange))]
     return "\n".join(lines)
 
 
@@ -60,18 +62,12 @@ def _summary(judgement: Judgement) -> str:
     return f"{count} check{'s' if count != 1 else ''} broken: {', '.join(judgement.failed_checks)}"
 
 
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
-
-
 def reproducer_document(judgement: Judgement) -> dict[str, Any]:
     """What a reproducer file holds: requests, curl lines, and the responses as received."""
     return {
         "test": judgement.test_id,
         "verdict": judgement.verdict.value,
-        "violations": [
-            {"check": v.check, "level": v.level.value, "message": v.message, **v.data} for v in judgement.violations
-        ],
+        "violations": [violation_record(violation) for violation in judgement.violations],
         "exchanges": [
             {
                 "url": url_without_credentials(exchange.url),
@@ -87,4 +83,4 @@ def reproducer_document(judgement: Judgement) -> dict[str, Any]:
 
 def one_line(judgement: Judgement) -> str:
     """A verdict in one line, for skip reasons and summaries."""
-    return shorten(judgement.note, 300) if judgement.note else judgement.verdict.value
+    return cut(judgement.note, 300) if judgement.note else judgement.verdict.value

@@ -1,10 +1,12 @@
 """Generated tool sets through the suite's machinery: send one, judge the answer, say what kind of outcome it is.
 
 Outcomes: pass / warn / fail / truncated as for curated cases; "refused" when the server answers 4xx saying
-the schema or grammar is unsupported (a clear refusal, recorded with the keywords the tools used);
-"server-error" for a 5xx or a connection the server broke; "timeout" for a hang; "error" when the server
-cannot be reached. Also: the Hypothesis profiles (ci, default, thorough), and a command line that probes a
-server one schema keyword at a time and prints which keywords it refuses, breaks, or holds.
+the schema or grammar is unsupported (a clear refusal, recorded with the keywords the tools used, and the
+SHOULD check generated.refused); "server-error" for a 5xx or a connection the server broke; "timeout" for a
+hang; "error" when the server cannot be reached. An example's verdict comes from verdict.py like any test's
+(a 5xx fails, a broken connection or a hang does not judge); once the server is dead the test is not run.
+Also: the Hypothesis profiles (ci, default, thorough), and a command line that probes a server one schema
+keyword at a time and prints which keywords it refuses, breaks, or holds.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import json
 import os
 import re
 import sys
+import unittest
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import hypothesis
 import hypothesis.database
@@ -28,14 +31,15 @@ from hypothesis import strategies as st
 
 from .answer import Answer, Call, answer_of
 from .cases import EMPTY_PARAMETERS, Case, Choice, Mode, ToolSet
-from .checks import Level, Violation, run_checks
-from .client import TRANSPORT_CONNECT, TRANSPORT_TIMEOUT, Exchange
-from .explain import curl_line, render
-from .redact import scrub
+from .checks import Subject, check, judge_exchange
+from .client import TRANSPORT_BROKEN, TRANSPORT_TIMEOUT, Exchange, error_message
+from .explain import curl_line, render, response_text
+from .jsontext import indent
+from .results import file_stem, violation_record
 from .schema import shorten, validator
 from .settings import OPTIONS, Settings
 from .strategies import KEYWORD_PROBES, Tool, keyword_tool_sets, keywords_used, schema_keywords
-from .verdict import Judgement, Verdict, verdict_of
+from .verdict import FAILED, Judgement, Level, Verdict, Violation, transport_judgement, verdict_of
 
 GENERATED_ID = "generated"
 REFUSAL = re.compile(r"unsupported|not supported|not implemented|grammar|schema", re.IGNORECASE)
@@ -55,17 +59,20 @@ class Outcome(StrEnum):
     ERROR = "error"
 
 
-FAILING = frozenset({Outcome.FAIL, Outcome.SERVER_ERROR, Outcome.TIMEOUT, Outcome.ERROR})
-VERDICT_OF_OUTCOME = {
-    Outcome.PASS: Verdict.PASS,
-    Outcome.WARN: Verdict.WARN,
-    Outcome.FAIL: Verdict.FAIL,
-    Outcome.TRUNCATED: Verdict.TRUNCATED,
-    Outcome.REFUSED: Verdict.WARN,
-    Outcome.SERVER_ERROR: Verdict.FAIL,
-    Outcome.TIMEOUT: Verdict.ERROR,
-    Outcome.ERROR: Verdict.ERROR,
-}
+# The outcome of an exchange that broke; its verdict is verdict.transport_judgement's (timeout, or error).
+TRANSPORT_OUTCOMES = {TRANSPORT_TIMEOUT: Outcome.TIMEOUT, TRANSPORT_BROKEN: Outcome.SERVER_ERROR}
+# An answer's outcome by its verdict (verdict.verdict_of), unless a 5xx makes it a server error.
+ANSWER_OUTCOMES = {Verdict.FAIL: Outcome.FAIL, Verdict.WARN: Outcome.WARN, Verdict.TRUNCATED: Outcome.TRUNCATED}
+
+
+class NotRun(unittest.SkipTest):
+    """The server had died before an example's request was sent: the test is not run, as a curated one would not be.
+
+    A skip exception, so that Hypothesis stops at once instead of shrinking; the plugin concludes the test."""
+
+    def __init__(self, judgement: Judgement) -> None:
+        super().__init__(judgement.note)
+        self.judgement = judgement
 
 
 def register_profiles() -> None:
@@ -148,6 +155,11 @@ class Example:
         return sorted({keyword for call in self.calls for keyword in call.broken})
 
     @property
+    def failed(self) -> bool:
+        """Whether the example fails its test (Hypothesis then shrinks it)."""
+        return self.judgement.verdict in FAILED
+
+    @property
     def key(self) -> tuple[str, ...]:
         """Examples with the same key are the same bug to Hypothesis: outcome, broken checks, broken keywords."""
         return (self.outcome.value, *self.judgement.failed_checks, *self.broken)
@@ -195,12 +207,7 @@ def refusal_message(exchange: Exchange) -> str | None:
     """The error message of a 4xx that says the schema, grammar or a feature is unsupported; else None."""
     if exchange.status is None or not 400 <= exchange.status < 500:
         return None
-    body = exchange.json_body
-    error = body.get("error") if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    if message is None and isinstance(body, dict):
-        message = body.get("message") or body.get("detail")
-    text = message if isinstance(message, str) else exchange.raw.decode("utf-8", errors="replace")
+    text = error_message(exchange)
     return text if REFUSAL.search(text) else None
 
 
@@ -265,43 +272,40 @@ def _broken(call: Call, parameters: dict[str, Any]) -> list[str]:
     return sorted(found)
 
 
-def classify(test_id: str, case: Case, exchange: Exchange) -> Example:
-    """Judge one generated exchange with every check and name its outcome."""
+def classify(test_id: str, case: Case, exchange: Exchange, death: str | None = None) -> Example:
+    """Judge one generated exchange with every check and name its outcome; the verdict is verdict.py's.
+
+    death: how the server died, if it did; an exchange that never happened because of it raises NotRun."""
     tools = list(case.toolset.tools)
     used = keywords_used(tools)
     transport = exchange.transport_error
     if transport is not None:
-        outcome = {TRANSPORT_TIMEOUT: Outcome.TIMEOUT, TRANSPORT_CONNECT: Outcome.ERROR}.get(
-            transport.kind, Outcome.SERVER_ERROR
-        )
-        note = f"[{transport.kind}] {transport.message}"
-        return Example(case, exchange, outcome, _judgement(test_id, outcome, [], [], exchange, note), used)
+        judgement = transport_judgement(test_id, exchange, death)
+        if judgement.verdict is Verdict.NOT_RUN:
+            raise NotRun(judgement)
+        outcome = TRANSPORT_OUTCOMES.get(transport.kind, Outcome.ERROR)
+        return Example(case, exchange, outcome, _with_outcome(judgement, outcome), used)
     refused = refusal_message(exchange)
     if refused is not None:
         note = f"refused (HTTP {exchange.status}): {shorten(refused, 300)}"
-        judgement = _judgement(test_id, Outcome.REFUSED, [], [], exchange, note)
-        return Example(case, exchange, Outcome.REFUSED, judgement, used, keywords_named(refused, used) or used)
-    seen, violations, judged = run_checks(case, exchange)
-    verdict = verdict_of(violations, seen.answer.truncated)
-    outcome = {Verdict.FAIL: Outcome.FAIL, Verdict.WARN: Outcome.WARN, Verdict.TRUNCATED: Outcome.TRUNCATED}.get(
-        verdict, Outcome.PASS
-    )
+        violations = [Violation(generated_refused.id, generated_refused.level, note)]
+        judgement = Judgement(test_id, verdict_of(violations, False), violations, [], [exchange], note)
+        named = keywords_named(refused, used) or used
+        return Example(case, exchange, Outcome.REFUSED, _with_outcome(judgement, Outcome.REFUSED), used, named)
+    judgement = judge_exchange(test_id, case, exchange)
+    outcome = ANSWER_OUTCOMES.get(judgement.verdict, Outcome.PASS)
     if exchange.status is not None and exchange.status >= 500:
         outcome = Outcome.SERVER_ERROR
-    note = f"truncated: finish_reason 'length' at max_tokens={exchange.request.get('max_tokens')}"
-    judgement = _judgement(test_id, outcome, violations, judged, exchange, note if seen.answer.truncated else "")
-    calls = [] if seen.answer.truncated else call_reports(tools, seen.answer)  # cut-off arguments are not judged
+    answer = answer_of(exchange)
+    calls = [] if answer.truncated else call_reports(tools, answer)  # cut-off arguments are not judged
     late = stream_error_message(exchange)
     if late is not None:  # still a failure: the stream says 200, then an error; blocking would get a 4xx
         judgement.note = f"the 200 stream carried an error event: {shorten(late, 300)}"
-    refused = (keywords_named(late, used) or used) if late is not None and REFUSAL.search(late) else []
-    return Example(case, exchange, outcome, judgement, used, refused, calls)
+    refused_late = (keywords_named(late, used) or used) if late is not None and REFUSAL.search(late) else []
+    return Example(case, exchange, outcome, _with_outcome(judgement, outcome), used, refused_late, calls)
 
 
-def _judgement(
-    test_id: str, outcome: Outcome, violations: list[Violation], judged: list[str], exchange: Exchange, note: str
-) -> Judgement:
-    judgement = Judgement(test_id, VERDICT_OF_OUTCOME[outcome], violations, judged, [exchange], note)
+def _with_outcome(judgement: Judgement, outcome: Outcome) -> Judgement:
     judgement.extra["outcome"] = outcome.value
     return judgement
 
@@ -329,12 +333,12 @@ def explain(example: Example, seed: int | str | None, reproducer: str | None, re
         + (f"; schema keywords broken: {', '.join(example.broken)}" if example.broken else ""),
         f"tool set uses: {', '.join(example.keywords) or '(no keywords)'}",
         "minimal tool set:",
-        _indent(json.dumps(example.tools, indent=2, ensure_ascii=False)),
+        indent(json.dumps(example.tools, indent=2, ensure_ascii=False)),
         "",
         head,
         "",
         "request JSON:",
-        _indent(json.dumps(example.exchange.request, indent=2, ensure_ascii=False)),
+        indent(json.dumps(example.exchange.request, indent=2, ensure_ascii=False)),
         "",
         f"replay: {replay}",
     ]
@@ -351,12 +355,8 @@ def _short_render(example: Example) -> str:
         lines.append(f"Request JSON: {example.judgement.reproducer}")
     lines += ["Reproduce with:", "  " + curl_line(exchange)]
     if exchange.status is not None:
-        lines += ["Response:", _indent(f"HTTP {exchange.status}\n" + exchange.raw.decode("utf-8", "replace")[:1200])]
+        lines += ["Response:", indent(response_text(exchange))]
     return "\n".join(lines)
-
-
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
 
 
 def reproducer_document(example: Example, seed: int | str | None, replay: str) -> dict[str, Any]:
@@ -369,10 +369,7 @@ def reproducer_document(example: Example, seed: int | str | None, replay: str) -
         "replay": replay,
         "keywords": example.keywords,
         "broken_keywords": example.broken,
-        "violations": [
-            {"check": v.check, "level": v.level.value, "message": v.message, **v.data}
-            for v in example.judgement.violations
-        ],
+        "violations": [violation_record(violation) for violation in example.judgement.violations],
         "note": example.judgement.note,
         "tools": example.tools,
         "request": exchange.request,
@@ -402,7 +399,7 @@ class Tally:
         self.refused.update(example.refused)
         self.broken.update(example.broken)
         self.records.append(example.record(final))
-        if final and example.outcome in FAILING:
+        if final and example.failed:
             self.finals.append(example)
 
     def summary(self) -> dict[str, Any]:
@@ -414,34 +411,46 @@ class Tally:
         }
 
 
+@check(
+    "generated.refused",
+    rule="A server accepts the JSON Schema keywords of a generated tool set rather than refusing them as unsupported (a 4xx naming the schema, grammar or a feature).",
+    source="OpenAI function-calling guide (function parameters are a JSON Schema object); JSON Schema 2020-12",
+    subject=Subject.GENERATED,
+    level=Level.SHOULD,
+)
+def generated_refused(tally: Tally) -> Iterator[tuple[str, dict[str, Any]]]:
+    # A SHOULD: a clear refusal is lenient, not broken; what a server accepts and then breaks fails args.schema.
+    refused = tally.outcomes[Outcome.REFUSED]
+    if refused:
+        keywords = ", ".join(tally.refused) or "(none named)"
+        examples = sum(tally.outcomes.values())
+        yield f"refused {refused} of {examples} examples; keywords: {keywords}", {"keywords": dict(tally.refused)}
+
+
 def summary_judgement(test_id: str, tally: Tally, seed: int | str | None) -> Judgement:
     """One judgement for a whole generated test: its minimal failure if any, else refusals, else a pass."""
     extra = {"generated": {**tally.summary(), "seed": seed}}
+    refusals = list(generated_refused.function(tally))
+    judged = [*tally.judged, generated_refused.id]
     if tally.finals:
         last = tally.finals[-1]
         others = [example.outcome.value for example in tally.finals[:-1]]
         note = f"{len(tally.finals)} minimal failing example(s): {', '.join([*others, last.outcome.value])}"
-        judgement = Judgement(test_id, last.judgement.verdict, list(last.judgement.violations), note=note)
-        judgement.judged = list(last.judgement.judged)
+        violations = [*last.judgement.violations, *refusals]
+        judgement = Judgement(test_id, last.judgement.verdict, violations, [*last.judgement.judged], note=note)
+        if last.judgement.judged:
+            judgement.judged.append(generated_refused.id)
         judgement.extra.update(extra, outcome=last.outcome.value)
         return judgement
-    if tally.outcomes[Outcome.REFUSED]:
-        keywords = ", ".join(tally.refused) or "(none named)"
-        note = f"refused {tally.outcomes[Outcome.REFUSED]} of {sum(tally.outcomes.values())} examples; keywords: {keywords}"
-        violation = Violation("generated.refused", Level.SHOULD, note, {"keywords": dict(tally.refused)})
-        judgement = Judgement(test_id, Verdict.WARN, [violation], note=note)
-        judgement.extra.update(extra, outcome=Outcome.REFUSED.value)
-        return judgement
-    judgement = Judgement(test_id, Verdict.PASS, judged=list(tally.judged))
-    judgement.extra.update(extra, outcome=Outcome.PASS.value)
+    judgement = Judgement(test_id, verdict_of(refusals, False), refusals, judged)
+    judgement.note = refusals[0].message if refusals else ""
+    judgement.extra.update(extra, outcome=(Outcome.REFUSED if refusals else Outcome.PASS).value)
     return judgement
 
 
-def write_log(path: Path, test_id: str, tally: Tally, seed: int | str | None) -> None:
-    """generated/<test>.json under the run directory: the summary and every example."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"test": test_id, "seed": seed, **tally.summary(), "examples": tally.records}
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+def log_document(test_id: str, tally: Tally, seed: int | str | None) -> dict[str, Any]:
+    """What generated/<test>.json under the run directory holds: the summary and every example."""
+    return {"test": test_id, "seed": seed, **tally.summary(), "examples": tally.records}
 
 
 def replay_command(nodeid: str, profile: str, seed: int | str | None) -> str:
@@ -451,20 +460,34 @@ def replay_command(nodeid: str, profile: str, seed: int | str | None) -> str:
     return f"pytest '{nodeid}' --hypothesis-profile={profile} --hypothesis-seed={seed}"
 
 
+class Recorder(Protocol):
+    """What a generated test writes through: report.RunRecorder, which scrubs the key out of all of it."""
+
+    run_dir: Path
+
+    def scrub(self, text: str) -> str: ...
+
+    def write_json(self, relative: str, document: Any, indent: int | None = 2) -> Path: ...
+
+
 class GeneratedRun:
-    """The examples of one generated test: each sent, judged, logged; a failure raised with its explanation."""
+    """The examples of one generated test: each sent, judged, logged; a failure raised with its explanation.
+
+    The plugin concludes the test when Hypothesis is done with it (plugin.pytest_runtest_call): finish() gives
+    its one judgement, which goes through the baseline and into results.json like any test's."""
 
     def __init__(
         self,
         test_id: str,
         send: Callable[[dict[str, Any]], Exchange],
         options: Settings,
-        run_dir: Path,
+        recorder: Recorder,
         replay: Callable[[int | str | None], str] = lambda seed: f"--hypothesis-seed={seed}",
         seed_of: Callable[[], int | str | None] = lambda: None,
+        death: Callable[[], str | None] = lambda: None,
     ) -> None:
-        self.test_id, self.send, self.options, self.run_dir = test_id, send, options, run_dir
-        self.replay_of, self.seed_of = replay, seed_of
+        self.test_id, self.send, self.options, self.recorder = test_id, send, options, recorder
+        self.replay_of, self.seed_of, self.death = replay, seed_of, death
         self.tally = Tally()
 
     @property
@@ -472,40 +495,44 @@ class GeneratedRun:
         """The seed Hypothesis generates this test's examples from (None when derandomized)."""
         return self.seed_of()
 
-    @property
-    def file_stem(self) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.test_id).strip("_")
-
     def check(self, tools: list[Tool], mode: Mode, choice: Choice, named_index: int = 0) -> Example:
         """Send one tool set, judge the answer; raise a GeneratedFailure when the server got it wrong."""
         __tracebackhide__ = True  # the failure message says it all; the frames of this module do not help
         case = generated_case(tools, mode, choice, named_index)
-        example = classify(self.test_id, case, self.send(case.body(self.options)))
+        example = classify(self.test_id, case, self.send(case.body(self.options)), self.death())
         final = is_final_example()
         self.tally.add(example, final)
-        if example.outcome in FAILING:
+        if example.failed:
             seed, replay = self.seed, self.replay_of(self.seed)
             reproducer = self._write_reproducer(example, seed, replay) if final else None
-            message = scrub(explain(example, seed, reproducer, replay), [self.options.api_key])
+            message = self.recorder.scrub(explain(example, seed, reproducer, replay))
             raise failure_type(example.key)(message)
         return example
 
-    def _reproducer_path(self, example: Example) -> Path:
-        return self.run_dir / "reproducers" / f"{self.file_stem}-{example.outcome.value}.json"
+    def _reproducer_name(self, example: Example) -> str:
+        return f"reproducers/{file_stem(self.test_id)}-{example.outcome.value}.json"
 
     def _write_reproducer(self, example: Example, seed: int | str | None, replay: str) -> str:
-        path = self._reproducer_path(example)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(reproducer_document(example, seed, replay), indent=2, ensure_ascii=False)
-        path.write_text(scrub(text, [self.options.api_key]) + "\n", encoding="utf-8")
+        path = self.recorder.write_json(self._reproducer_name(example), reproducer_document(example, seed, replay))
         return os.path.relpath(path)
 
-    def finish(self) -> Judgement:
-        """Write generated/<test>.json and return the test's one judgement for results.json."""
-        write_log(self.run_dir / "generated" / f"{self.file_stem}.json", self.test_id, self.tally, self.seed)
+    def finish(self, failure: BaseException | None = None, stopped: Judgement | None = None) -> Judgement:
+        """Write generated/<test>.json and return the test's one judgement for results.json.
+
+        failure: what stopped the test, if it raised; stopped: the not-run judgement of a server's death."""
+        log = log_document(self.test_id, self.tally, self.seed)
+        self.recorder.write_json(f"generated/{file_stem(self.test_id)}.json", log, indent=1)
+        extra = {"generated": {**self.tally.summary(), "seed": self.seed}}
+        if stopped is not None:
+            examples = sum(self.tally.outcomes.values())
+            note = f"{stopped.note} ({examples} example{'s' if examples != 1 else ''} judged before)"
+            return Judgement(self.test_id, Verdict.NOT_RUN, note=note, extra=extra)
+        if failure is not None and not self.tally.finals:  # not the server's failure: Hypothesis, or the suite
+            note = f"the generated test stopped: {type(failure).__name__}: {failure}"
+            return Judgement(self.test_id, Verdict.ERROR, note=note, extra={**extra, "outcome": Outcome.ERROR.value})
         judgement = summary_judgement(self.test_id, self.tally, self.seed)
         if self.tally.finals:
-            judgement.reproducer = os.path.relpath(self._reproducer_path(self.tally.finals[-1]))
+            judgement.reproducer = os.path.relpath(self.recorder.run_dir / self._reproducer_name(self.tally.finals[-1]))
         return judgement
 
 

@@ -5,35 +5,57 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from .checks import REGISTRY
+from .checks import all_checks
+from .generated import Outcome
+from .jsontext import cut
 from .redact import url_without_credentials
+from .results import (
+    Record,
+    attention_key,
+    attention_order,
+    baseline_lists,
+    broken_checks,
+    death_of,
+    endpoint_of,
+    model_of,
+    needs_attention,
+    ordered_verdicts,
+    outcome_of,
+    placement,
+    record_verdict,
+    server_of,
+    tests_count,
+    tests_of,
+    totals_of,
+    transition,
+)
+from .verdict import SKIPPED, Verdict, severity
 
 REPORT_FILE = "report.html"
 MODES = ("blocking", "stream", "equivalence")
 CHOICES = ("required", "named", "parallel-off")
 GENERATED_PREFIX = "generated"
 BAD_REQUEST = "bad-request"
-# Most severe first: the order of the failure list, and which verdict a cell of several tests shows.
-SEVERITY = ("fail", "error", "timeout", "warn", "refused", "truncated", "inconclusive", "not run", "pass")
-LISTED = frozenset({"fail", "error", "timeout", "warn", "refused"})
-NOT_JUDGED = ("truncated", "inconclusive", "not run")
+# What a cell says: a verdict, or "refused" for a generated test whose server refused its schemas and broke
+# nothing else (its verdict is warn; its outcome, refused, is why).
+REFUSED = Outcome.REFUSED.value
 SYMBOLS = {
-    "pass": "✓",
-    "fail": "✗",
-    "warn": "!",
-    "refused": "⊘",
-    "truncated": "…",
-    "inconclusive": "?",
-    "timeout": "◷",
-    "error": "⚠",
-    "not run": "–",
+    Verdict.PASS: "✓",
+    Verdict.FAIL: "✗",
+    Verdict.WARN: "!",
+    REFUSED: "⊘",
+    Verdict.TRUNCATED: "…",
+    Verdict.INCONCLUSIVE: "?",
+    Verdict.TIMEOUT: "◷",
+    Verdict.ERROR: "⚠",
+    Verdict.NOT_RUN: "–",
 }
 # How a verdict compares with the expectation file; "as expected" needs no mark.
 EXPECTATION_MARKS = {
@@ -43,140 +65,24 @@ EXPECTATION_MARKS = {
     "new test": ("new", "new"),
     "changed": ("changed", "changed"),
 }
-# The four lists every baseline diff has, then lists shown only when a diff has them.
-BASELINE_LISTS = (
-    ("regressions", "regressions"),
-    ("fixes", "fixed"),
-    ("new", "new"),
-    ("removed", "removed"),
-)
-BASELINE_EXTRA_LISTS = (("changed", "changed"), ("not_run", "not run"))
 RESPONSE_HEAD = 6000
 RESPONSE_TAIL = 2000
 FIRST_MESSAGE = 110
 MOST_BROKEN = 8
 SECRET_KEY = re.compile(r"api[_-]?key|secret|password|authorization", re.IGNORECASE)
-TEST_ID = re.compile(r"^test_(required|named|parallel_off)\[(.+)-(blocking|stream)\]$")
-PAIR_ID = re.compile(r"^test_stream_matches_blocking\[(.+)-(required|named)\]$")
 
-Record = dict[str, Any]
 Column = tuple[str, str]
 
 
-# ---------------------------------------------------------------- facts shared with the Markdown summary
+def _state(record: Record) -> str:
+    """What a record's cell and badge say (see SYMBOLS)."""
+    verdict = record_verdict(record)
+    return REFUSED if verdict == Verdict.WARN and outcome_of(record) == REFUSED else verdict
 
 
-def verdict_of(record: Record) -> str:
-    """A record's verdict, 'unknown' when it has none."""
-    return str(record.get("verdict") or "unknown")
-
-
-def is_regression(record: Record) -> bool:
-    return record.get("expectation") == "regression"
-
-
-def needs_attention(record: Record) -> bool:
-    """Failures, warnings, errors, timeouts, refusals and regressions: the tests a reader must look at."""
-    return verdict_of(record) in LISTED or is_regression(record)
-
-
-def attention_order(records: Iterable[Record]) -> list[Record]:
-    """The tests that need attention, regressions first, then by severity, then in run order."""
-    listed = [record for record in records if needs_attention(record)]
-    return sorted(listed, key=lambda record: (not is_regression(record), _severity(verdict_of(record))))
-
-
-def broken_checks(record: Record) -> list[str]:
-    """The ids of the checks a test broke, failed (MUST) ones first."""
-    checks = record.get("checks") or {}
-    broken = [check for check, state in checks.items() if state == "fail"]
-    broken += [check for check, state in checks.items() if state == "warn"]
-    for violation in record.get("violations") or []:
-        if violation.get("check") and violation["check"] not in broken:
-            broken.append(violation["check"])
-    return broken
-
-
-def baseline_lists(document: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]] | None:
-    """The baseline diff as (label, items), regressions first, or None when the run was not compared."""
-    baseline = document.get("baseline")
-    if not isinstance(baseline, dict):
-        return None
-    lists = [(label, _baseline_items(baseline, name)) for name, label in BASELINE_LISTS]
-    lists += [(label, _baseline_items(baseline, name)) for name, label in BASELINE_EXTRA_LISTS if baseline.get(name)]
-    return lists
-
-
-def _baseline_items(baseline: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    items = baseline.get(name)
-    return [_baseline_item(item) for item in items] if isinstance(items, list) else []
-
-
-def _baseline_item(item: Any) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        return {"test": str(item), "checks": []}
-    checks = item.get("checks") or []
-    if isinstance(checks, dict):
-        checks = [check for check, state in checks.items() if state != "pass"] or list(checks)
-    elif isinstance(checks, str):
-        checks = [checks]
-    return {**item, "test": str(item.get("test", "?")), "checks": [str(check) for check in checks]}
-
-
-def transition(item: dict[str, Any]) -> str:
-    """'fail → pass' when a baseline item says what the verdict was and is."""
-    before = _verdict_in(item.get("was", item.get("before")))
-    after = _verdict_in(item.get("now", item.get("after", item.get("verdict"))))
-    return f"{before} → {after}" if before and after else ""
-
-
-def _verdict_in(state: Any) -> str | None:
-    if isinstance(state, dict):
-        state = state.get("verdict")
-    return str(state) if state else None
-
-
-def endpoint_of(document: dict[str, Any]) -> str:
-    """The target's endpoint without credentials."""
-    target = document.get("target") or {}
-    endpoint = target.get("endpoint") or (document.get("options") or {}).get("endpoint") or ""
-    return url_without_credentials(str(endpoint)) if endpoint else "embedded target"
-
-
-def model_of(document: dict[str, Any]) -> str:
-    target = document.get("target") or {}
-    return str(target.get("model") or (document.get("options") or {}).get("model") or "unknown model")
-
-
-def server_of(document: dict[str, Any]) -> str:
-    version = (document.get("target") or {}).get("server_version")
-    return f"vLLM {version}" if version else "server version unknown"
-
-
-def totals_of(document: dict[str, Any]) -> Counter[str]:
-    """Tests per verdict, counted from the records (the totals field may predate a merge)."""
-    return Counter(verdict_of(record) for record in tests_of(document))
-
-
-def death_of(document: dict[str, Any]) -> str:
-    """How the server died, without the 'SERVER DIED:' the terminal line puts before it."""
-    return re.sub(r"^\s*SERVER DIED:?\s*", "", str(document.get("server_death") or ""))
-
-
-def tests_count(count: int) -> str:
-    return f"{count} test{'s' if count != 1 else ''}"
-
-
-def ordered_verdicts(totals: Counter[str]) -> list[str]:
-    return sorted(totals, key=_severity)
-
-
-def tests_of(document: dict[str, Any]) -> list[Record]:
-    return [record for record in document.get("tests") or [] if isinstance(record, dict) and "test" in record]
-
-
-def _severity(verdict: str) -> int:
-    return SEVERITY.index(verdict) if verdict in SEVERITY else len(SEVERITY)
+def _state_order(state: str) -> tuple[int, bool]:
+    """Verdicts by severity; refused right after warn, the verdict it has."""
+    return severity(Verdict.WARN if state == REFUSED else state), state == REFUSED
 
 
 # ---------------------------------------------------------------- the page
@@ -375,29 +281,16 @@ def _column_order(column: Column) -> tuple[int, int, str]:
     return mode_rank, choice_rank, f"{mode} {choice}"
 
 
-def _placement(record: Record) -> tuple[str, str, str] | None:
-    """(feature, mode, choice) from the record's labels, or read from a curated test id when it has none."""
-    if record.get("feature") and record.get("mode"):
-        return str(record["feature"]), str(record["mode"]), str(record.get("choice") or "")
-    test = str(record.get("test", ""))
-    if found := TEST_ID.match(test):
-        choice, feature, mode = found.groups()
-        return feature, mode, choice.replace("_", "-")
-    if found := PAIR_ID.match(test):
-        return found.group(1), "equivalence", found.group(2)
-    return None
-
-
 def _placed(record: Record) -> tuple[str, str, str]:
     """The placement of a record the matrices hold (they hold only records that have one)."""
-    placed = _placement(record)
+    placed = placement(record)
     if placed is None:
         raise ValueError(f"{record.get('test')} has no place in a matrix")
     return placed
 
 
 def _kind(record: Record) -> str:
-    placed = _placement(record)
+    placed = placement(record)
     if placed is None:
         return "other"
     if placed[0].startswith(GENERATED_PREFIX):
@@ -481,12 +374,12 @@ def _grid_foot(grid: Grid) -> str:
 def _cell(page: Page, records: list[Record]) -> str:
     if not records:
         return "<td class='empty'></td>"
-    shown = min(records, key=lambda record: (not is_regression(record), _severity(verdict_of(record))))
-    verdict = verdict_of(shown)
+    shown = min(records, key=attention_key)
+    state = _state(shown)
     mark = EXPECTATION_MARKS.get(str(shown.get("expectation")))
-    word = mark[1] if mark else verdict
-    classes = [_verdict_class(verdict)] + ([f"mark-{mark[0]}"] if mark else [])
-    text = f"{SYMBOLS.get(verdict, '?')} {word}" + (f" ×{len(records)}" if len(records) > 1 else "")
+    word = mark[1] if mark else state
+    classes = [_verdict_class(state)] + ([f"mark-{mark[0]}"] if mark else [])
+    text = f"{SYMBOLS.get(state, '?')} {word}" + (f" ×{len(records)}" if len(records) > 1 else "")
     title = "\n".join(_cell_title(record) for record in records)
     anchor = page.anchors.get(shown["test"])
     inner = f"<a href='#{anchor}'>{_e(text)}</a>" if anchor else _e(text)
@@ -494,7 +387,7 @@ def _cell(page: Page, records: list[Record]) -> str:
 
 
 def _cell_title(record: Record) -> str:
-    parts = [f"{record.get('test')}: {verdict_of(record)}"]
+    parts = [f"{record.get('test')}: {_state(record)}"]
     if record.get("expectation"):
         parts.append(f"({record['expectation']})")
     if broken := broken_checks(record):
@@ -509,10 +402,10 @@ def _verdict_class(verdict: str) -> str:
 
 
 def _tally(records: list[Record]) -> str:
-    counts = Counter(verdict_of(record) for record in records)
+    counts = Counter(_state(record) for record in records)
     return " ".join(
-        f"<span class='t {_verdict_class(verdict)}' title='{_e(verdict)}'>{counts[verdict]}{_e(SYMBOLS.get(verdict, '?'))}</span>"
-        for verdict in ordered_verdicts(counts)
+        f"<span class='t {_verdict_class(state)}' title='{_e(state)}'>{counts[state]}{_e(SYMBOLS.get(state, '?'))}</span>"
+        for state in sorted(counts, key=_state_order)
     )
 
 
@@ -608,10 +501,10 @@ def _failures_section(page: Page) -> str:
 
 def _failure_entry(page: Page, record: Record) -> str:
     test = str(record.get("test"))
-    verdict = verdict_of(record)
+    state = _state(record)
     mark = EXPECTATION_MARKS.get(str(record.get("expectation")))
-    badge_classes = _verdict_class(verdict) + (f" mark-{mark[0]}" if mark else "")
-    badge_text = f"{SYMBOLS.get(verdict, '?')} {verdict}" + (f" · {mark[1]}" if mark else "")
+    badge_classes = _verdict_class(state) + (f" mark-{mark[0]}" if mark else "")
+    badge_text = f"{SYMBOLS.get(state, '?')} {state}" + (f" · {mark[1]}" if mark else "")
     checks = " ".join(f"<code>{_e(check)}</code>" for check in broken_checks(record))
     reproducer = _load_reproducer(page.run_dir, record.get("reproducer"))
     return "\n".join(
@@ -632,7 +525,7 @@ def _failure_entry(page: Page, record: Record) -> str:
 def _first_message(record: Record) -> str:
     violations = record.get("violations") or []
     text = str(violations[0].get("message", "")) if violations else str(record.get("note") or "")
-    return text if len(text) <= FIRST_MESSAGE else text[: FIRST_MESSAGE - 1] + "…"
+    return cut(text, FIRST_MESSAGE)
 
 
 def _violations(record: Record) -> str:
@@ -645,7 +538,7 @@ def _violations(record: Record) -> str:
 
 def _violation_group(check: str, violations: list[dict[str, Any]]) -> str:
     level = str(violations[0].get("level", ""))
-    registered = REGISTRY.get(check)
+    registered = all_checks().get(check)
     rule = f"<span class='rule'>{_e(registered.rule)} ({_e(registered.source)})</span>" if registered else ""
     messages = "".join(f"<li>{_e(violation.get('message', ''))}</li>" for violation in violations)
     return (
@@ -760,7 +653,7 @@ def _cut_middle(text: str, path: str) -> str:
 
 
 def _not_judged_section(page: Page) -> str:
-    records = [record for record in page.tests if verdict_of(record) in NOT_JUDGED and not needs_attention(record)]
+    records = [record for record in page.tests if record_verdict(record) in SKIPPED and not needs_attention(record)]
     if not records:
         return ""
     rows = "".join(

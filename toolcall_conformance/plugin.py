@@ -11,23 +11,24 @@ from typing import Any
 
 import pytest
 
-from . import generated  # noqa: F401  registers the Hypothesis profiles before --hypothesis-profile is read
 from .cases import Case, Pair
-from .checks import REGISTRY, Observation, Violation, run_checks, run_pair_checks
-from .client import SERVER_DIED, TRANSPORT_CONNECT, Exchange
+from .checks import judge_exchange
+from .checks import judge_pair as compare_pair
+from .client import Exchange
 from .compare import RunDiff, diff, load_baseline
 from .dispatch import Dispatcher
 from .embedded import EmbeddedTarget, EmbeddedTargetError
 from .expectations import Change, Expected
 from .expectations import compare as compare_expectation
 from .explain import one_line, render
+from .generated import GeneratedRun, NotRun  # also registers the Hypothesis profiles, before they are read
 from .progress import Progress
-from .redact import scrub, url_without_credentials
+from .redact import url_without_credentials
 from .rejection import BadRequest, judge_refusal, send_bad_request
 from .report import RunRecorder
 from .settings import Settings, add_options, resolve
 from .target import PreflightError, Target, preflight
-from .verdict import Judgement, Verdict, transport_judgement, verdict_of
+from .verdict import FAILED, NOT_JUDGED, Judgement, Verdict, combine, transport_judgement
 
 SETTINGS = pytest.StashKey[Settings]()
 EMBEDDED = pytest.StashKey[EmbeddedTarget]()
@@ -90,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _write_line(config: pytest.Config, line: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(line)
+        reporter.write_line(config.stash[RECORDER].scrub(line))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -215,23 +216,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     recorder = config.stash.get(RECORDER, None)
     if path is None or recorder is None:
         return
+
+    def say(line: str, **markup: bool) -> None:  # every line scrubbed: a server may echo anything
+        terminalreporter.write_line(recorder.scrub(line), **markup)
+
     document = recorder.document()
     totals = ", ".join(f"{count} {verdict}" for verdict, count in sorted(document["totals"].items()))
     terminalreporter.write_sep("-", "tool-call conformance")
-    terminalreporter.write_line(f"target: {recorder.target.get('endpoint')} model {recorder.target.get('model')}")
-    terminalreporter.write_line(f"verdicts: {totals}; {recorder.requests_sent} requests sent")
-    terminalreporter.write_line(
-        f"report: {path.parent / 'report.html'} (data: {path.name}, {path.parent.name}/summary.md)"
-    )
+    say(f"target: {recorder.target.get('endpoint')} model {recorder.target.get('model')}")
+    say(f"verdicts: {totals}; {recorder.requests_sent} requests sent")
+    say(f"report: {path.parent / 'report.html'} (data: {path.name}, {path.parent.name}/summary.md)")
     if recorder.server_death:
-        death = scrub(recorder.server_death, [config.stash[SETTINGS].api_key])
-        terminalreporter.write_line(f"SERVER DIED: {death}", red=True, bold=True)
+        say(f"SERVER DIED: {recorder.server_death}", red=True, bold=True)
     run_diff = config.stash.get(RUN_DIFF, None)
     if run_diff is not None:
-        settings = config.stash[SETTINGS]
-        terminalreporter.write_line(f"compared with the baseline (--fail-on={settings.fail_on}):")
+        say(f"compared with the baseline (--fail-on={config.stash[SETTINGS].fail_on}):")
         for line in run_diff.render_text().splitlines():
-            terminalreporter.write_line(f"  {line}", red=line.lstrip().lower().startswith("regression"))
+            say(f"  {line}", red=line.lstrip().lower().startswith("regression"))
 
 
 @pytest.fixture(scope="session")
@@ -256,7 +257,7 @@ def target(conformance_settings: Settings, pytestconfig: pytest.Config) -> Targe
         except PreflightError as exc:
             problem = f"preflight failed: {exc}"
     if problem:
-        pytest.fail(scrub(problem, [settings.api_key]), pytrace=False)
+        pytest.fail(pytestconfig.stash[RECORDER].scrub(problem), pytrace=False)
     pytestconfig.stash[RECORDER].target.update(
         {
             "endpoint": url_without_credentials(found.endpoint),
@@ -318,17 +319,11 @@ def _cases_of(item: pytest.Item) -> list[Case]:
 
 
 def _usable(exchange: Exchange, request: pytest.FixtureRequest, dispatcher: Dispatcher) -> Exchange:
-    """The exchange, if it happened; otherwise the test ends here as an error, a timeout, or not run."""
-    error = exchange.transport_error
-    if error is None:
+    """The exchange, if it happened; otherwise the test ends here: an error, a timeout, or not run."""
+    if exchange.transport_error is None:
         return exchange
-    if error.kind == SERVER_DIED or (error.kind == TRANSPORT_CONNECT and dispatcher.death is not None):
-        reason = error.message if error.kind == SERVER_DIED else f"not run: {dispatcher.death.describe()}"
-        reason = scrub(reason, [request.config.stash[SETTINGS].api_key])
-        request.config.stash[RECORDER].record(Judgement(request.node.name, Verdict.NOT_RUN, note=reason))
-        pytest.skip(reason)
-    _conclude(transport_judgement(request.node.name, exchange), request)  # fails, or xfails a known one
-    return exchange
+    _conclude(transport_judgement(request.node.name, exchange, dispatcher.died), request.config)
+    raise AssertionError("unreachable: a broken exchange's conclusion fails, xfails or skips the test")
 
 
 @pytest.fixture
@@ -355,58 +350,14 @@ def judge(
 ) -> Callable[[Case, Exchange], Judgement]:
     """Run every check that applies to the case, record the verdict, and turn it into the test's outcome."""
 
-    def judge_exchange(case: Case, exchange: Exchange) -> Judgement:
-        runs = [_judge_one(request.node.name, case, exchange)]
+    def judge_exchanges(case: Case, exchange: Exchange) -> Judgement:
+        runs = [judge_exchange(request.node.name, case, exchange, dispatcher.died)]
         for repetition in range(1, request_settings.repeat):
             again = dispatcher.exchange(case.body(request_settings, repetition))
-            runs.append(_judge_one(request.node.name, case, again))
-        return _conclude(_combine(runs), request)
+            runs.append(judge_exchange(request.node.name, case, again, dispatcher.died))
+        return _conclude(combine(runs), request.config)
 
-    return judge_exchange
-
-
-def _judge_one(test_id: str, case: Case, exchange: Exchange) -> Judgement:
-    if exchange.transport_error is not None:
-        return transport_judgement(test_id, exchange)
-    seen, violations, judged = run_checks(case, exchange)
-    judgement = Judgement(test_id, verdict_of(violations, seen.answer.truncated), violations, judged, [exchange])
-    if judgement.verdict is Verdict.TRUNCATED:
-        judgement.note = f"truncated: finish_reason 'length' at max_tokens={exchange.request.get('max_tokens')}"
-    return judgement
-
-
-# With --repeat, the test's verdict is its worst repetition's.
-_SEVERITY = (
-    Verdict.ERROR,
-    Verdict.TIMEOUT,
-    Verdict.FAIL,
-    Verdict.NOT_RUN,
-    Verdict.WARN,
-    Verdict.INCONCLUSIVE,
-    Verdict.TRUNCATED,
-    Verdict.PASS,
-)
-
-
-def _combine(runs: list[Judgement]) -> Judgement:
-    """One judgement for K repetitions: the worst one, with the pass rate (pass^k: all K passed)."""
-    worst = min(runs, key=lambda run: _SEVERITY.index(run.verdict))
-    for run in runs:
-        if run is not worst:
-            seen = {(v.check, v.message) for v in worst.violations}
-            worst.violations += [v for v in run.violations if (v.check, v.message) not in seen]
-    if len(runs) > 1:
-        passed = sum(run.verdict in (Verdict.PASS, Verdict.WARN) for run in runs)
-        worst.extra.update({"repeat": len(runs), "passed": passed, "pass_rate": round(passed / len(runs), 3)})
-        worst.extra["pass_all"] = passed == len(runs)
-        summary = f"{passed} of {len(runs)} repetitions passed (seeds {_seeds(runs)})"
-        worst.note = f"{worst.note}; {summary}" if worst.note else summary
-    return worst
-
-
-def _seeds(runs: list[Judgement]) -> str:
-    seeds = [run.exchanges[0].request.get("seed") for run in runs if run.exchanges]
-    return f"{seeds[0]}..{seeds[-1]}" if seeds else "-"
+    return judge_exchanges
 
 
 @pytest.fixture
@@ -416,69 +367,88 @@ def judge_pair(
     """Compare the blocking and streamed answers of one request, when both can be compared."""
 
     def judge_both(pair: Pair, exchanges: tuple[Exchange, Exchange]) -> Judgement:
-        runs = [_compare_one(request.node.name, pair, exchanges)]
+        runs = [compare_pair(request.node.name, pair, exchanges, dispatcher.died)]
         for repetition in range(1, request_settings.repeat):
             again = tuple(dispatcher.exchange(case.body(request_settings, repetition)) for case in pair.both)
-            runs.append(_compare_one(request.node.name, pair, again))
-        return _conclude(_combine(runs), request)
+            runs.append(compare_pair(request.node.name, pair, again, dispatcher.died))
+        return _conclude(combine(runs), request.config)
 
     return judge_both
 
 
-def _compare_one(test_id: str, pair: Pair, exchanges: tuple[Exchange, ...]) -> Judgement:
-    broken = [exchange for exchange in exchanges if exchange.transport_error is not None]
-    if broken:
-        return _judge_one(test_id, pair.blocking, broken[0])
-    blocking_seen, blocking_violations, _ = run_checks(pair.blocking, exchanges[0])
-    stream_seen, stream_violations, _ = run_checks(pair.stream, exchanges[1])
-    unusable = _why_incomparable((blocking_seen, blocking_violations), (stream_seen, stream_violations))
-    if unusable:
-        return Judgement(test_id, unusable[0], exchanges=list(exchanges), note=unusable[1])
-    violations, judged = run_pair_checks(pair, blocking_seen, stream_seen)
-    return Judgement(test_id, verdict_of(violations, False), violations, judged, list(exchanges))
+# ---------------------------------------------------------------- how every test ends
 
 
-def _why_incomparable(*sides: tuple[Observation, list[Violation]]) -> tuple[Verdict, str] | None:
-    """An answer that broke a gate check (HTTP status, a body that is no JSON or no stream) has nothing to compare."""
-    for seen, violations in sides:
-        gates = [violation for violation in violations if REGISTRY[violation.check].gate]
-        if gates:
-            return Verdict.INCONCLUSIVE, f"inconclusive: the {seen.case.mode} answer is unusable: {gates[0].line()}"
-    if any(seen.answer.truncated for seen, _ in sides):
-        return Verdict.TRUNCATED, "truncated: an answer ended with finish_reason 'length'; nothing to compare"
-    return None
+def _conclude(judgement: Judgement, config: pytest.Config, failure: BaseException | None = None) -> Judgement:
+    """The one way a test ends: compared with the baseline, recorded, and made the test's pytest outcome.
 
-
-def _conclude(judgement: Judgement, request: pytest.FixtureRequest) -> Judgement:
-    baseline = request.config.stash.get(BASELINE, None)
+    Every text that leaves here goes through the recorder's scrub. failure: what a generated test raised
+    (Hypothesis's minimal example, explained); a failing verdict raises it again rather than a text of its own.
+    """
+    recorder = config.stash[RECORDER]
+    say = recorder.scrub
+    if judgement.verdict is Verdict.NOT_RUN:  # nothing to meet an expectation with: compare.py lists it as not run
+        recorder.record(judgement)
+        pytest.skip(say(one_line(judgement)))
+    baseline = config.stash.get(BASELINE, None)
     change, expected = None, None
     if baseline is not None:
         expected = baseline.get(judgement.test_id)
         change = compare_expectation(expected, judgement.verdict.value, set(judgement.must_checks))
         judgement.extra["expectation"] = change.value
-    request.config.stash[RECORDER].record(judgement)
-    secrets = [request.config.stash[SETTINGS].api_key]
+    recorder.record(judgement)
+    explained = _failure_text(failure) if failure is not None else render(judgement)
     if change is Change.KNOWN_FAILURE:
-        pytest.xfail(
-            scrub(f"known failure ({', '.join(judgement.must_checks)}): {expected.reason if expected else ''}", secrets)
-        )
+        pytest.xfail(say(f"known failure ({', '.join(judgement.must_checks)}): {expected.reason if expected else ''}"))
     if change is Change.REGRESSION and expected is not None:
         was = f"{expected.verdict} ({', '.join(sorted(expected.checks)) or 'no checks broken'})"
-        pytest.fail(scrub(f"REGRESSION: expected {was}\n{render(judgement)}", secrets), pytrace=False)
-    if change is Change.NEW and judgement.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.TIMEOUT):
+        pytest.fail(say(f"REGRESSION: expected {was}\n{explained}"), pytrace=False)
+    if change is Change.NEW and judgement.verdict in FAILED:
         # Not a regression: the baseline never ran it. It is listed as new; --fail-on=any fails the run for it.
         broken = ", ".join(judgement.failed_checks) or judgement.note
-        pytest.xfail(scrub(f"new test, not in the baseline: {judgement.verdict.value} ({broken})", secrets))
+        pytest.xfail(say(f"new test, not in the baseline: {judgement.verdict.value} ({broken})"))
     if change is Change.FIXED and expected is not None:
         fixed = f"FIXED: expected {expected.verdict} ({', '.join(sorted(expected.checks))}), now passes"
         warnings.warn(ConformanceWarning(fixed), stacklevel=1)
-    if judgement.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.TIMEOUT):
-        pytest.fail(scrub(render(judgement), secrets), pytrace=False)
-    if judgement.verdict in (Verdict.TRUNCATED, Verdict.INCONCLUSIVE):
-        pytest.skip(scrub(one_line(judgement), secrets))
+    if judgement.verdict in FAILED:
+        if failure is not None:
+            raise failure  # scrubbed where it was raised (GeneratedRun.check)
+        pytest.fail(say(explained), pytrace=False)
+    if judgement.verdict in NOT_JUDGED:
+        pytest.skip(say(one_line(judgement)))
     if judgement.verdict is Verdict.WARN:
-        warnings.warn(ConformanceWarning(scrub(render(judgement), secrets)), stacklevel=1)
+        warnings.warn(ConformanceWarning(say(render(judgement))), stacklevel=1)
     return judgement
+
+
+def _failure_text(failure: BaseException) -> str:
+    """What a raised failure says; each failure of a group (Hypothesis reports distinct bugs together) in turn."""
+    if isinstance(failure, BaseExceptionGroup):
+        return "\n\n".join(_failure_text(inner) for inner in failure.exceptions)
+    return str(failure)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A generated test (tests/test_generated.py) ends through _conclude too, once Hypothesis is done with it.
+
+    Its examples raise as they fail, so that Hypothesis shrinks them; only then is the test's one judgement
+    known: its minimal failure, refusals, a pass, or not run when the server died before an example was sent.
+    """
+    run = getattr(item, "funcargs", {}).get("generated_run")
+    if not isinstance(run, GeneratedRun):
+        return (yield)
+    __tracebackhide__ = True
+    try:
+        result = yield
+    except NotRun as stopped:
+        _conclude(run.finish(stopped=stopped.judgement), item.config)
+        raise
+    except Exception as failure:  # a generated failure (or a group of them), or whatever else stopped the test
+        _conclude(run.finish(failure=failure), item.config, failure)
+        raise
+    _conclude(run.finish(), item.config)
+    return result
 
 
 # ---------------------------------------------------------------- bad requests (tests/test_bad_requests.py)
@@ -493,13 +463,13 @@ def judge_bad_request(
     """Send one bad request and a valid request after it, judge them with the reject.* checks, conclude the test."""
 
     def judge(case: BadRequest) -> Judgement:
-        if dispatcher.death is not None:  # the suite's own requests saw the server die: as for every test
-            reason = f"not run: {dispatcher.death.describe()}"
-            request.config.stash[RECORDER].record(Judgement(request.node.name, Verdict.NOT_RUN, note=reason))
-            pytest.skip(reason)
+        if dispatcher.died is not None:  # the suite's own requests saw the server die: as for every test
+            return _conclude(
+                Judgement(request.node.name, Verdict.NOT_RUN, note=f"not run: {dispatcher.died}"), request.config
+            )
         answer, follow_up = send_bad_request(case, request_settings)
         request.config.stash[RECORDER].requests_sent += 1 + (follow_up is not None)
-        return _conclude(judge_refusal(request.node.name, case, answer, follow_up), request)
+        return _conclude(judge_refusal(request.node.name, case, answer, follow_up), request.config)
 
     return judge
 

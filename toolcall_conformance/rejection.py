@@ -21,15 +21,13 @@ import httpx
 
 from .answer import answer_of
 from .cases import REPO_ROOT, SEED_ID, TOOLS_DIR, load_toolset
-from .checks import MAX_PROBLEMS_SHOWN, Check, Level, Violation, check, error_message
+from .checks import MAX_PROBLEMS_SHOWN, Check, Subject, check, checks_of, error_shown
 from .client import Exchange, send, send_raw
 from .schema import ERROR, envelope_problems, shorten
 from .settings import Settings
-from .verdict import Judgement, transport_judgement, verdict_of
+from .verdict import Judgement, Level, Violation, transport_judgement, verdict_of
 
 BAD_REQUESTS_FILE = REPO_ROOT / "schemas" / "bad-requests.json"
-# No Case has this mode, so checks_for() never hands the reject.* checks an ordinary answer.
-BAD_REQUEST_MODE = "bad-request"
 FOLLOW_UP_MAX_TOKENS = 16
 RFC_CLIENT_ERROR = "RFC 9110 §15.5 (4xx: the client's error)"
 
@@ -149,7 +147,7 @@ class Refusal:
     "reject.status-4xx",
     rule="A request the contract forbids is refused with a 4xx status, not accepted (2xx or 3xx).",
     source=f"{RFC_CLIENT_ERROR}; OpenAI API reference, error codes",
-    modes=(BAD_REQUEST_MODE,),
+    subject=Subject.REFUSAL,
 )
 def reject_status_4xx(seen: Refusal) -> Iterator[tuple[str, dict[str, Any]]]:
     status = seen.answer.status
@@ -159,21 +157,21 @@ def reject_status_4xx(seen: Refusal) -> Iterator[tuple[str, dict[str, Any]]]:
         # Accepting is what a case's level is about: a SHOULD case only warns.
         yield f"accepted with HTTP {status} ({_accepted(seen.answer)})", {"status": status, "accepted": True}
     else:
-        yield f"HTTP {status}, not a 4xx refusal: {error_message(seen.answer)}", {"status": status}
+        yield f"HTTP {status}, not a 4xx refusal: {error_shown(seen.answer)}", {"status": status}
 
 
 @check(
     "reject.no-server-error",
     rule="A request the contract forbids is the client's mistake: the server answers it with a 4xx, not a 5xx.",
     source=f"{RFC_CLIENT_ERROR}; RFC 9110 §15.6 (5xx: the server's error)",
-    modes=(BAD_REQUEST_MODE,),
+    subject=Subject.REFUSAL,
 )
 def reject_no_server_error(seen: Refusal) -> Iterator[tuple[str, dict[str, Any]]]:
     # Its own check id, so that a baseline where a case was accepted does not hide a server that now crashes on it.
     status = seen.answer.status
     if status is not None and status >= 500:
         yield (
-            f"HTTP {status}, a server error, for the client's mistake: {error_message(seen.answer)}",
+            f"HTTP {status}, a server error, for the client's mistake: {error_shown(seen.answer)}",
             {"status": status},
         )
 
@@ -182,7 +180,7 @@ def reject_no_server_error(seen: Refusal) -> Iterator[tuple[str, dict[str, Any]]
     "reject.error-shape",
     rule='A refusal carries OpenAI\'s error object {"error": {"message", "type", "param", "code"}} as schemas/openai/error.json defines it.',
     source="OpenAI API reference, error codes; openai-python ErrorObject",
-    modes=(BAD_REQUEST_MODE,),
+    subject=Subject.REFUSAL,
 )
 def reject_error_shape(seen: Refusal) -> Iterator[str]:
     exchange = seen.answer
@@ -199,7 +197,7 @@ def reject_error_shape(seen: Refusal) -> Iterator[str]:
     "reject.still-serving",
     rule='After the bad request, a valid request (tools, tool_choice "required") is still answered with HTTP 200.',
     source=f"{RFC_CLIENT_ERROR}: a client's mistake is answered, it does not take the server down",
-    modes=(BAD_REQUEST_MODE,),
+    subject=Subject.REFUSAL,
 )
 def reject_still_serving(seen: Refusal) -> Iterator[str]:
     follow_up = seen.follow_up
@@ -208,7 +206,7 @@ def reject_still_serving(seen: Refusal) -> Iterator[str]:
         error = follow_up.transport_error
         yield f"the valid request sent right after got no answer: [{error.kind}] {error.message}"
     elif follow_up.status != 200:
-        yield f"the valid request sent right after was answered HTTP {follow_up.status}: {error_message(follow_up)}"
+        yield f"the valid request sent right after was answered HTTP {follow_up.status}: {error_shown(follow_up)}"
 
 
 def _accepted(exchange: Exchange) -> str:
@@ -249,8 +247,9 @@ def judge_refusal(test_id: str, case: BadRequest, answer: Exchange, follow_up: E
 
 def _checks_for(seen: Refusal) -> list[Check]:
     # An answer that is no refusal (2xx) has no error object to judge.
-    shape = [reject_error_shape] if seen.refused else []
-    return [reject_status_4xx, reject_no_server_error, *shape, reject_still_serving]
+    return [
+        registered for registered in checks_of(Subject.REFUSAL) if seen.refused or registered is not reject_error_shape
+    ]
 
 
 def _at_case_level(violation: Violation, case: BadRequest) -> Violation:

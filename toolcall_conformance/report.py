@@ -1,10 +1,13 @@
-"""The run's record under reports/: results.json, one reproducer per failure, reports/latest."""
+"""The run's record under reports/: results.json, one reproducer per failure, reports/latest.
+
+Everything the recorder is given is scrubbed of the API key as it comes in (records, reproducers, the server's
+death, files written for it, text for the terminal), so that no caller has to remember to.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -14,22 +17,18 @@ from typing import Any
 from . import __version__
 from .explain import reproducer_document
 from .html_report import write_html
-from .redact import scrub_data, url_without_credentials
+from .redact import scrub, scrub_data, url_without_credentials
+from .results import RESULTS_FILE, file_stem, record_of
 from .settings import Settings
 from .summary_md import write_markdown
-from .verdict import Judgement, Verdict
+from .verdict import NEEDS_ATTENTION, Judgement
 
-RESULTS_FILE = "results.json"
-WITH_REPRODUCER = (Verdict.FAIL, Verdict.WARN, Verdict.ERROR, Verdict.TIMEOUT)
 CI_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
-
-
-def _file_name(test_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", test_id).strip("_") + ".json"
+REPRODUCERS = "reproducers"
 
 
 class RunRecorder:
-    """Collects judgements during a run and writes them when it ends."""
+    """Collects judgements during a run and writes them when it ends; scrubs the key out of all it is given."""
 
     def __init__(self, report_dir: Path, settings: Settings, run_dir: Path | None = None) -> None:
         self.started = time.time()
@@ -45,7 +44,7 @@ class RunRecorder:
         self.exit_status: int | None = None
         self.target: dict[str, Any] = {}
         self.requests_sent = 0
-        self.server_death: str | None = None
+        self._server_death: str | None = None
         self.complete = True
         self.first_request: float | None = None
         self.last_verdict: float | None = None
@@ -54,18 +53,36 @@ class RunRecorder:
     def _secrets(self) -> list[str]:
         return [self.settings.api_key]
 
+    def scrub(self, text: str) -> str:
+        """The text without the API key: for everything that reaches the terminal or pytest's reports."""
+        return scrub(text, self._secrets())
+
+    @property
+    def server_death(self) -> str | None:
+        """How the server died mid-run, if it did."""
+        return self._server_death
+
+    @server_death.setter
+    def server_death(self, text: str | None) -> None:
+        self._server_death = self.scrub(text) if text else text
+
+    def write_json(self, relative: str, document: Any, indent: int | None = 2) -> Path:
+        """Write a JSON file under the run directory, scrubbed; returns its path."""
+        path = self.run_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(scrub_data(document, self._secrets()), indent=indent, ensure_ascii=False)
+        path.write_text(text + "\n", encoding="utf-8")
+        return path
+
     def record(self, judgement: Judgement) -> None:
-        """Keep a judgement; failures and warnings get a reproducer file right away."""
-        if judgement.verdict in WITH_REPRODUCER and judgement.exchanges:
-            path = self.run_dir / "reproducers" / _file_name(judgement.test_id)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            document = scrub_data(reproducer_document(judgement), self._secrets())
-            path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        """Keep a judgement (scrubbed); failures and warnings get a reproducer file right away."""
+        if judgement.verdict in NEEDS_ATTENTION and judgement.exchanges:
+            path = self.write_json(f"{REPRODUCERS}/{file_stem(judgement.test_id)}.json", reproducer_document(judgement))
             judgement.reproducer = os.path.relpath(path)
-        record = _test_record(judgement, self.labels.get(judgement.test_id, {}))
+        record = record_of(judgement, self.labels.get(judgement.test_id, {}))
         if judgement.reproducer:
             record["reproducer"] = os.path.relpath(Path(judgement.reproducer).resolve(), self.run_dir.resolve())
-        self.records[judgement.test_id] = record
+        self.records[judgement.test_id] = scrub_data(record, self._secrets())
         self.last_verdict = time.time()
 
     def document(self) -> dict[str, Any]:
@@ -112,9 +129,7 @@ class RunRecorder:
             "server_death": self.server_death,
             "collected": sorted(self.collected),
         }
-        path = self.run_dir / "parts" / f"{worker}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(scrub_data(part, self._secrets()), ensure_ascii=False), encoding="utf-8")
+        self.write_json(f"parts/{worker}.json", part, indent=None)
 
     def merge_parts(self) -> None:
         """Take in what xdist workers wrote, then remove their files."""
@@ -132,11 +147,9 @@ class RunRecorder:
 
     def write(self) -> Path:
         """Write results.json and point reports/latest at this run."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        path = self.run_dir / RESULTS_FILE
         # The page and the summary are made from the scrubbed data: a key a server echoed never reaches them.
         document = scrub_data(self.document(), self._secrets())
-        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        path = self.write_json(RESULTS_FILE, document)
         write_html(document, self.run_dir)
         summary = write_markdown(document, self.run_dir)
         _append_to_ci_summary(summary)
@@ -145,25 +158,6 @@ class RunRecorder:
             latest.unlink()
         latest.symlink_to(self.run_dir.relative_to(self.report_dir), target_is_directory=True)
         return path
-
-
-def _test_record(judgement: Judgement, labels: dict[str, str]) -> dict[str, Any]:
-    must = set(judgement.must_checks)
-    broken = {check: "fail" if check in must else "warn" for check in judgement.failed_checks}
-    return {
-        "test": judgement.test_id,
-        **labels,
-        "verdict": judgement.verdict.value,
-        "checks": {check: broken.get(check, "pass") for check in judgement.judged},
-        "violations": [
-            {"check": v.check, "level": v.level.value, "message": v.message, **v.data} for v in judgement.violations
-        ],
-        "note": judgement.note,
-        "duration": round(sum(e.elapsed for e in judgement.exchanges), 3),
-        "retries": [retry for exchange in judgement.exchanges for retry in exchange.retries],
-        "reproducer": judgement.reproducer,
-        **judgement.extra,
-    }
 
 
 def _append_to_ci_summary(summary: Path) -> None:

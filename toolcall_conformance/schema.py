@@ -13,6 +13,7 @@ from jsonschema.exceptions import SchemaError, ValidationError
 
 # Re-exported: checks and reports import them from here.
 from .jsontext import SHOWN_CHARS as SHOWN_CHARS
+from .jsontext import cut
 from .jsontext import shorten as shorten
 from .jsontext import strict_json as strict_json
 
@@ -43,14 +44,10 @@ def _problem(error: ValidationError) -> SchemaProblem:
     wanted = {error.validator: error.validator_value} if isinstance(error.validator, str) else error.schema
     return SchemaProblem(
         pointer=_pointer(error.absolute_path),
-        message=_cut(error.message),
+        message=cut(error.message, 2 * SHOWN_CHARS),
         wanted=shorten(wanted),
         got=shorten(error.instance),
     )
-
-
-def _cut(text: str, limit: int = 2 * SHOWN_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @lru_cache(maxsize=512)

@@ -51,7 +51,6 @@ class StreamedCall:
     names: list[tuple[int, Any]] = field(default_factory=list)
     arguments: str = ""
     first_chunk: int = 0
-    delta_count: int = 0
 
     @property
     def id(self) -> Any:
@@ -151,7 +150,6 @@ def _fold_tool_delta(result: Reassembly, position: int, delta: dict[str, Any], l
     call = result.calls.get(index)
     if call is None:
         call = result.calls[index] = StreamedCall(index=index, first_chunk=position)
-    call.delta_count += 1
     if "id" in delta and delta["id"] is not None:
         call.ids.append((position, delta["id"]))
     if "type" in delta and delta["type"] is not None:

@@ -6,23 +6,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .expectations import FAILED
-from .html_report import (
-    EXPECTATION_MARKS,
-    attention_order,
-    baseline_lists,
-    broken_checks,
-    death_of,
-    endpoint_of,
-    model_of,
-    ordered_verdicts,
-    server_of,
-    tests_count,
-    tests_of,
-    totals_of,
-    transition,
-    verdict_of,
-)
+from . import results
+from .expectations import Change
+from .verdict import FAILED
 
 SUMMARY_FILE = "summary.md"
 MAX_FAILURE_ROWS = 25
@@ -63,22 +49,22 @@ def _code(value: Any) -> str:
 
 
 def _headline(document: dict[str, Any]) -> str:
-    totals = totals_of(document)
-    counts = ", ".join(f"{totals[verdict]} {verdict}" for verdict in ordered_verdicts(totals))
-    regressions = sum(1 for record in tests_of(document) if record.get("expectation") == "regression")
+    totals = results.totals_of(document)
+    counts = ", ".join(f"{totals[verdict]} {verdict}" for verdict in results.ordered_verdicts(totals))
+    regressions = sum(1 for record in results.tests_of(document) if results.is_regression(record))
     failed = regressions or any(totals[verdict] for verdict in FAILED)
     if document.get("exit_status") is not None:  # what CI saw: known failures pass, a dead server fails
         failed = document["exit_status"] != 0
     icon = "❌" if failed else "✅"
     if regressions:
         counts = f"**{regressions} regression{'s' if regressions != 1 else ''}** · {counts}"
-    return f"### {icon} Tool-call conformance: {tests_count(sum(totals.values()))} — {counts or 'no tests'}"
+    return f"### {icon} Tool-call conformance: {results.tests_count(sum(totals.values()))} — {counts or 'no tests'}"
 
 
 def _target_line(document: dict[str, Any]) -> str:
     suite = document.get("suite") or {}
     return (
-        f"**{_text(model_of(document))}** on {_text(server_of(document))} at {_code(endpoint_of(document))}"
+        f"**{_text(results.model_of(document))}** on {_text(results.server_of(document))} at {_code(results.endpoint_of(document))}"
         f" · suite {_text(suite.get('version', '?'))} · started {_text(document.get('started', '?'))}"
     )
 
@@ -86,14 +72,14 @@ def _target_line(document: dict[str, Any]) -> str:
 def _banners(document: dict[str, Any]) -> list[str]:
     banners = []
     if document.get("server_death"):
-        banners.append(f"> **SERVER DIED**: {_text(death_of(document))}")
+        banners.append(f"> **SERVER DIED**: {_text(results.death_of(document))}")
     if document.get("complete") is False:
         banners.append("> **Incomplete run**: the run was interrupted; tests that did not finish are missing.")
     return banners
 
 
 def _baseline(document: dict[str, Any]) -> list[str]:
-    lists = baseline_lists(document)
+    lists = results.baseline_lists(document)
     if lists is None:
         return []
     against = (document.get("baseline") or {}).get("against") or "an earlier run"
@@ -107,7 +93,7 @@ def _baseline_list(label: str, items: list[dict[str, Any]]) -> str:
     heading = f"{label.capitalize()} ({len(items)})"
     lines = [f"**{heading}**:" if label == "regressions" else f"{heading}:"]
     for item in items[:MAX_BASELINE_ITEMS]:
-        details = [_text(transition(item))] if transition(item) else []
+        details = [_text(results.transition(item))] if results.transition(item) else []
         details += [_code(check) for check in item["checks"]]
         lines.append(" ".join([f"- {_code(item['test'])}", *details]))
     if len(items) > MAX_BASELINE_ITEMS:
@@ -116,7 +102,7 @@ def _baseline_list(label: str, items: list[dict[str, Any]]) -> str:
 
 
 def _failures(document: dict[str, Any]) -> list[str]:
-    listed = attention_order(tests_of(document))
+    listed = results.attention_order(results.tests_of(document))
     if not listed:
         return []
     rows = ["| test | verdict | broken checks |", "|---|---|---|"]
@@ -128,15 +114,15 @@ def _failures(document: dict[str, Any]) -> list[str]:
 
 
 def _failure_row(record: dict[str, Any]) -> str:
-    checks = ", ".join(_code(check) for check in broken_checks(record))
+    checks = ", ".join(_code(check) for check in results.broken_checks(record))
     return f"| {_code(record.get('test', '?'))} | {_verdict_cell(record)} | {checks} |"
 
 
 def _verdict_cell(record: dict[str, Any]) -> str:
-    verdict = _text(verdict_of(record))
+    verdict = _text(results.record_verdict(record))
     expectation = record.get("expectation")
-    if expectation == "regression":
+    if results.is_regression(record):
         return f"**{verdict}, regression**"
-    if expectation in EXPECTATION_MARKS:
+    if expectation and expectation != Change.AS_EXPECTED:
         return f"{verdict} ({_text(expectation)})"
     return verdict
