@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from toolcall_conformance.local.launcher import INSTALL_HINT, find_vllm_python
-from toolcall_conformance.report import CI_SUMMARY_VARIABLE
+from toolcall_conformance.reporting.report import CI_SUMMARY_VARIABLE
+from toolcall_conformance.target.launcher import INSTALL_HINT, find_vllm_python
 
 pytest_plugins = ["pytester"]
 

@@ -2,11 +2,11 @@
 
 import json
 
-from toolcall_conformance.cases import Case, ToolSet
-from toolcall_conformance.checks import Level, all_checks, run_checks
-from toolcall_conformance.client import Exchange
-from toolcall_conformance.schema import schema_problems
-from toolcall_conformance.verdict import Verdict, verdict_of
+from toolcall_conformance.inputs.cases import Case, ToolSet
+from toolcall_conformance.judging.checks import Level, all_checks, run_checks
+from toolcall_conformance.judging.schema import schema_problems
+from toolcall_conformance.judging.verdict import Verdict, verdict_of
+from toolcall_conformance.wire.client import Exchange
 
 TOOLS = (
     {
@@ -128,15 +128,15 @@ def test_absurdly_nested_or_nan_json_is_a_named_violation_not_a_crash():
     assert _failed(_blocking([_call("get_forecast", deep)])) == {"args.json"}
     assert _failed(_blocking([_call("get_forecast", '{"city": "A", "days": NaN}')])) == {"args.json"}
     exchange = Exchange(url="u", request={"tools": list(TOOLS)}, stream=False, status=200, raw=deep.encode())
-    from toolcall_conformance.client import _parse
+    from toolcall_conformance.wire.client import _parse
 
     _parse(exchange)
     assert [v.check for v in run_checks(Case(TOOLSET, "blocking", "required"), exchange)[1]] == ["http.json"]
 
 
 def test_equivalence_is_type_strict():
-    from toolcall_conformance.answer import Answer, Call
-    from toolcall_conformance.checks import _comparable
+    from toolcall_conformance.judging.answer import Answer, Call
+    from toolcall_conformance.judging.checks import _comparable
 
     one = Answer([Call(0, "a", "function", "f", '{"n": 1}')])
     true = Answer([Call(0, "a", "function", "f", '{"n": true}')])

@@ -14,8 +14,8 @@ import pytest
 from selftests.fault_server import FaultServer
 from selftests.suite_run import run_suite
 from selftests.test_suite_against_faults import EXPECTED as FAULT_CHECKS
-from toolcall_conformance.compare import RunDiff, diff, load_baseline, load_results, main
-from toolcall_conformance.expectations import FORMAT, Expected, from_results
+from toolcall_conformance.reporting.compare import RunDiff, diff, load_baseline, load_results, main
+from toolcall_conformance.reporting.expectations import FORMAT, Expected, from_results
 
 SEED = "weather-seed and not strict"
 
@@ -365,7 +365,7 @@ def test_a_fault_after_a_correct_run_regresses_on_exactly_the_faults_checks(pyte
     assert summary(run_diff).keys() == {"regressions"}
     assert run_diff.as_expected == len(document["tests"]) - len(expected)
 
-    command = [sys.executable, "-m", "toolcall_conformance.compare", str(baseline), "reports/latest"]
+    command = [sys.executable, "-m", "toolcall_conformance", "compare", str(baseline), "reports/latest"]
     finished = subprocess.run(command, cwd=pytester.path, capture_output=True, text=True, check=False)
     assert finished.returncode == 1, finished.stderr
     lines = finished.stdout.splitlines()

@@ -6,9 +6,9 @@ import pickle
 from pathlib import Path
 
 from selftests.fault_server import FaultServer
-from toolcall_conformance.client import SENDER_STOPPED, Exchange
-from toolcall_conformance.dispatch import Dispatcher, DispatchState, _answer_message
 from toolcall_conformance.redact import scrub, scrub_data
+from toolcall_conformance.wire.client import SENDER_STOPPED, Exchange
+from toolcall_conformance.wire.dispatch import Dispatcher, DispatchState, _answer_message
 
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": [TOOL], "tool_choice": "required"}

@@ -9,9 +9,9 @@ import pytest
 
 from selftests.fault_server import FaultServer
 from selftests.suite_run import REPO, run_suite
-from toolcall_conformance.cases import equivalence_pairs, named_cases, parallel_off_cases, required_cases
-from toolcall_conformance.expectations import FORMAT, Change, Expected, compare, from_results, load
-from toolcall_conformance.rejection import bad_requests
+from toolcall_conformance.inputs.bad_requests import bad_requests
+from toolcall_conformance.inputs.cases import equivalence_pairs, named_cases, parallel_off_cases, required_cases
+from toolcall_conformance.reporting.expectations import FORMAT, Change, Expected, compare, from_results, load
 
 SEED_REQUIRED = "weather-seed and not strict and test_required"
 

@@ -14,8 +14,13 @@ from typing import Any
 import pytest
 
 from selftests.fault_server import FaultServer
-from toolcall_conformance.checks import Subject, checks_of
-from toolcall_conformance.client import (
+from toolcall_conformance.inputs.strategies import generated_case, keywords_used
+from toolcall_conformance.judging.checks import Subject, checks_of
+from toolcall_conformance.judging.generated import Example, NotRun, Outcome, classify
+from toolcall_conformance.judging.verdict import Verdict, transport_judgement
+from toolcall_conformance.settings import OPTIONS as SUITE_OPTIONS
+from toolcall_conformance.settings import Settings
+from toolcall_conformance.wire.client import (
     SENDER_STOPPED,
     SERVER_DIED,
     TRANSPORT_BROKEN,
@@ -24,12 +29,7 @@ from toolcall_conformance.client import (
     Exchange,
     TransportError,
 )
-from toolcall_conformance.generated import Example, NotRun, Outcome, classify, generated_case
-from toolcall_conformance.settings import OPTIONS as SUITE_OPTIONS
-from toolcall_conformance.settings import Settings
-from toolcall_conformance.strategies import keywords_used
-from toolcall_conformance.stream import parse_sse
-from toolcall_conformance.verdict import Verdict, transport_judgement
+from toolcall_conformance.wire.stream import parse_sse
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 7

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from toolcall_conformance.html_report import render_html, write_html
+from toolcall_conformance.reporting.html_report import render_html, write_html
 
 SAMPLE_RUN = Path(__file__).parent / "data" / "sample-run"
 BROWSER = Path("/usr/bin/chromium")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from toolcall_conformance.local import launcher
-from toolcall_conformance.local.launcher import INSTALL_HINT, LocalTarget, TargetError, find_vllm_python
+from toolcall_conformance.target import launcher
+from toolcall_conformance.target.launcher import INSTALL_HINT, LocalTarget, TargetError, find_vllm_python
 
 # A stand-in for vLLM: starts a child process (as vLLM starts its engine), waits, then answers
 # GET /v1/models and /version. argv: port, pid file, start-up delay, mode ("plain" or "stubborn",
@@ -170,7 +170,7 @@ def test_readiness_timeout_is_bounded_and_the_server_is_stopped(tmp_path: Path) 
 PARENT = r"""
 import sys, time
 from pathlib import Path
-from toolcall_conformance.local.launcher import LocalTarget
+from toolcall_conformance.target.launcher import LocalTarget
 
 class Fake(LocalTarget):
     def command(self, port):
@@ -282,7 +282,7 @@ def test_find_vllm_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.vllm
 def test_real_vllm_serves_the_shaped_model(tmp_path: Path, vllm_python: Path) -> None:
     python = vllm_python
-    from toolcall_conformance.local import build_model, load_format
+    from toolcall_conformance.target import build_model, load_format
 
     model = build_model(tmp_path / "model", "shaped")
     log = tmp_path / "vllm.log"

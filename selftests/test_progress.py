@@ -8,7 +8,7 @@ import pytest
 
 from selftests.fault_server import FaultServer
 from selftests.suite_run import run_suite
-from toolcall_conformance import progress
+from toolcall_conformance.reporting import progress
 
 
 def test_a_run_says_where_it_is(pytester: pytest.Pytester):

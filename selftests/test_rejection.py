@@ -16,12 +16,14 @@ from jsonschema import Draft202012Validator
 from selftests.fault_server import BadRequest as Refused
 from selftests.fault_server import FaultServer, parse_request
 from selftests.suite_run import run_suite
-from toolcall_conformance.checks import Level
-from toolcall_conformance.client import TRANSPORT_CONNECT, Exchange, TransportError, _parse
-from toolcall_conformance.explain import curl_line, reproducer_document
-from toolcall_conformance.rejection import BAD_REQUESTS_FILE, BadRequest, bad_requests, judge_refusal
+from toolcall_conformance.data import BAD_REQUESTS_FILE
+from toolcall_conformance.inputs.bad_requests import BadRequest, bad_requests
+from toolcall_conformance.judging.checks import Level
+from toolcall_conformance.judging.refusal import judge_refusal
+from toolcall_conformance.judging.verdict import Verdict
+from toolcall_conformance.reporting.explain import curl_line, reproducer_document
 from toolcall_conformance.settings import OPTIONS, Settings
-from toolcall_conformance.verdict import Verdict
+from toolcall_conformance.wire.client import TRANSPORT_CONNECT, Exchange, TransportError, _parse
 
 SCHEMA_FILE = BAD_REQUESTS_FILE.with_name("bad-requests.schema.json")
 CASES = {case.id: case for case in bad_requests()}
@@ -65,7 +67,7 @@ def test_every_case_is_refused_by_the_correct_fault_server(case: BadRequest) -> 
 
 
 def test_name_cases_are_the_should_ones_and_only_break_the_name() -> None:
-    assert {case.id for case in bad_requests() if case.level is Level.SHOULD} == {
+    assert {case.id for case in bad_requests() if case.level == Level.SHOULD} == {
         "name-breaks-pattern",
         "name-too-long",
     }

@@ -15,12 +15,12 @@ from jsonschema import Draft202012Validator
 from selftests.fault_server import FaultServer
 from selftests.suite_run import REPO, run_suite
 from selftests.test_generated_against_faults import run_generated
-from toolcall_conformance.checks import all_checks
-from toolcall_conformance.compare import diff
-from toolcall_conformance.expectations import FORMAT, Change, Expected
-from toolcall_conformance.generated import Outcome
+from toolcall_conformance.judging.checks import all_checks
+from toolcall_conformance.judging.generated import Outcome
+from toolcall_conformance.judging.verdict import Verdict
+from toolcall_conformance.reporting.compare import diff
+from toolcall_conformance.reporting.expectations import FORMAT, Change, Expected
 from toolcall_conformance.settings import Settings
-from toolcall_conformance.verdict import Verdict
 
 SCHEMA = json.loads((REPO / "schemas" / "results.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA)

@@ -14,8 +14,8 @@ from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
 from selftests.instances import valid_instance
-from toolcall_conformance import strategies as S
-from toolcall_conformance.cases import EMPTY_PARAMETERS
+from toolcall_conformance.inputs import strategies as S
+from toolcall_conformance.inputs.cases import EMPTY_PARAMETERS
 
 CUSTOM_FORMATS = {"uuid": st.uuids().map(str)}  # hypothesis-jsonschema has no uuid of its own
 QUICK = settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))

@@ -2,7 +2,7 @@
 
 import json
 
-from toolcall_conformance.stream import parse_sse, reassemble
+from toolcall_conformance.wire.stream import parse_sse, reassemble
 
 
 def _sse(*chunks: object, done: bool = True) -> bytes:

@@ -9,8 +9,8 @@ import pytest
 
 from selftests.fault_server import FaultServer
 from selftests.suite_run import run_suite
-from toolcall_conformance.checks import Level, Subject, checks_of
-from toolcall_conformance.rejection import bad_requests
+from toolcall_conformance.inputs.bad_requests import bad_requests
+from toolcall_conformance.judging.checks import Level, Subject, checks_of
 
 SEED = "weather-seed and not strict"
 BLOCKING, STREAM = ("blocking",), ("stream",)

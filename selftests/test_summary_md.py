@@ -6,7 +6,12 @@ import re
 from pathlib import Path
 
 from selftests.test_html_report import HOSTILE, document, record, sample_run
-from toolcall_conformance.summary_md import MAX_BASELINE_ITEMS, MAX_FAILURE_ROWS, render_markdown, write_markdown
+from toolcall_conformance.reporting.summary_md import (
+    MAX_BASELINE_ITEMS,
+    MAX_FAILURE_ROWS,
+    render_markdown,
+    write_markdown,
+)
 
 
 def table_rows(markdown: str) -> list[str]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from toolcall_conformance.local import tinymodel
-from toolcall_conformance.local.tinymodel import FLAVOURS, build_model, load_format
+from toolcall_conformance.target import tinymodel
+from toolcall_conformance.target.tinymodel import FLAVOURS, build_model, load_format
 
 tokenizers = pytest.importorskip("tokenizers")
 
@@ -74,7 +74,7 @@ def test_building_twice_gives_identical_bytes(tmp_path: Path, flavour: str) -> N
 
 def test_another_process_builds_the_same_bytes(tmp_path: Path) -> None:
     here = _folder_bytes(build_model(tmp_path / "here", "shaped"))
-    code = "import sys; from pathlib import Path; from toolcall_conformance.local import build_model; "
+    code = "import sys; from pathlib import Path; from toolcall_conformance.target import build_model; "
     code += "build_model(Path(sys.argv[1]), 'shaped')"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "there")], check=True, env=env)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolcall_conformance.cases import Case, Pair
+from toolcall_conformance.inputs.cases import Case, Pair
 
 
 def _marks(case: Case) -> list[pytest.MarkDecorator]:

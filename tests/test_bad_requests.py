@@ -2,7 +2,7 @@
 
 import pytest
 
-from toolcall_conformance.rejection import bad_requests
+from toolcall_conformance.inputs.bad_requests import bad_requests
 
 
 @pytest.mark.bad_request

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from toolcall_conformance.dispatch import Dispatcher
-from toolcall_conformance.generated import GeneratedRun, ReportDatabase, replay_command
+from toolcall_conformance.generated_run import GeneratedRun, ReportDatabase, replay_command
+from toolcall_conformance.inputs.strategies import MAX_TOOLS, generated_tool_sets
 from toolcall_conformance.plugin import RECORDER
 from toolcall_conformance.settings import Settings
-from toolcall_conformance.strategies import MAX_TOOLS, generated_tool_sets
+from toolcall_conformance.wire.dispatch import Dispatcher
 
 pytestmark = pytest.mark.hypothesis
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.params import case_params
-from toolcall_conformance.cases import named_cases
+from toolcall_conformance.inputs.cases import named_cases
 
 
 @pytest.mark.parametrize("case", case_params(named_cases()))

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.params import case_params
-from toolcall_conformance.cases import parallel_off_cases
+from toolcall_conformance.inputs.cases import parallel_off_cases
 
 
 @pytest.mark.parametrize("case", case_params(parallel_off_cases()))

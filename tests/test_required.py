@@ -3,7 +3,7 @@
 import pytest
 
 from tests.params import case_params
-from toolcall_conformance.cases import required_cases
+from toolcall_conformance.inputs.cases import required_cases
 
 
 @pytest.mark.parametrize("case", case_params(required_cases()))

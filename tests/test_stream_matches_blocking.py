@@ -3,7 +3,7 @@
 import pytest
 
 from tests.params import pair_params
-from toolcall_conformance.cases import equivalence_pairs
+from toolcall_conformance.inputs.cases import equivalence_pairs
 
 
 @pytest.mark.parametrize("pair", pair_params(equivalence_pairs()))

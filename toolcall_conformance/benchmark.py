@@ -1,6 +1,6 @@
 """Benchmark: the suite against a plain concurrent client on the same server, and the suite's own CPU cost.
 
-    python -m toolcall_conformance.benchmark [--endpoint URL] [--concurrency N] [--rounds R]
+    python -m toolcall_conformance benchmark [--endpoint URL] [--concurrency N] [--rounds R]
 
 Without --endpoint it starts the embedded target. Each round times, on the same server:
   suite  - `pytest` running the conformance suite (the curated tests; generated and bad-request tests send
@@ -32,16 +32,17 @@ from typing import Any
 
 import httpx
 
-from .answer import answer_of
-from .cases import REPO_ROOT, equivalence_pairs, named_cases, parallel_off_cases, required_cases
-from .checks import run_checks
-from .client import send
-from .dispatch import request_key
-from .report import CI_SUMMARY_VARIABLE
-from .schema import schema_problems
+from .data import REPO_ROOT
+from .inputs.cases import equivalence_pairs, named_cases, parallel_off_cases, required_cases
+from .judging.answer import answer_of
+from .judging.checks import run_checks
+from .judging.schema import schema_problems
+from .reporting.report import CI_SUMMARY_VARIABLE
 from .settings import OPTIONS_BY_NAME, Settings
-from .stream import parse_sse, reassemble
-from .target import preflight
+from .wire.client import send
+from .wire.dispatch import request_key
+from .wire.preflight import preflight
+from .wire.stream import parse_sse, reassemble
 
 
 def suite_bodies(settings: Settings) -> list[dict[str, Any]]:
@@ -154,7 +155,7 @@ def client_costs(endpoint: str, settings: Settings, repeat: int = 2000) -> dict[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance.benchmark", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--endpoint", help="server to measure (default: start the embedded target)")
     parser.add_argument("--concurrency", type=int, default=OPTIONS_BY_NAME["concurrency"].default)
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     embedded = None
     endpoint = args.endpoint
     if endpoint is None:
-        from .local import LocalTarget, build_model, find_vllm_python, load_format
+        from .target import LocalTarget, build_model, find_vllm_python, load_format
 
         python = find_vllm_python()
         if python is None:
@@ -212,7 +213,3 @@ def main(argv: list[str] | None = None) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -11,24 +11,26 @@ from typing import Any
 
 import pytest
 
-from .cases import Case, Pair
-from .checks import judge_exchange
-from .checks import judge_pair as compare_pair
-from .client import Exchange
-from .compare import RunDiff, diff, load_baseline
-from .dispatch import Dispatcher
-from .embedded import EmbeddedTarget, EmbeddedTargetError
-from .expectations import Change, Expected
-from .expectations import compare as compare_expectation
-from .explain import one_line, render
-from .generated import GeneratedRun, NotRun  # also registers the Hypothesis profiles, before they are read
-from .progress import Progress
+from .generated_run import GeneratedRun  # also registers the Hypothesis profiles, before they are read
+from .inputs.bad_requests import BadRequest, follow_up_body
+from .inputs.cases import Case, Pair
+from .judging.checks import judge_exchange
+from .judging.checks import judge_pair as compare_pair
+from .judging.generated import NotRun
+from .judging.refusal import judge_refusal
+from .judging.verdict import FAILED, NOT_JUDGED, Judgement, Verdict, combine, transport_judgement
 from .redact import url_without_credentials
-from .rejection import BadRequest, judge_refusal, send_bad_request
-from .report import RunRecorder
+from .reporting.compare import RunDiff, diff, load_baseline
+from .reporting.expectations import Change, Expected
+from .reporting.expectations import compare as compare_expectation
+from .reporting.explain import one_line, render
+from .reporting.progress import Progress
+from .reporting.report import RunRecorder
 from .settings import Settings, add_options, resolve
-from .target import PreflightError, Target, preflight
-from .verdict import FAILED, NOT_JUDGED, Judgement, Verdict, combine, transport_judgement
+from .target.embedded import EmbeddedTarget, EmbeddedTargetError
+from .wire.client import Exchange, send_with_follow_up
+from .wire.dispatch import Dispatcher
+from .wire.preflight import PreflightError, Target, preflight
 
 SETTINGS = pytest.StashKey[Settings]()
 EMBEDDED = pytest.StashKey[EmbeddedTarget]()
@@ -452,7 +454,8 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- bad requests (tests/test_bad_requests.py)
-# Requests a server must refuse. Each test sends its own bad request and a valid follow-up (rejection.py) and
+# Requests a server must refuse. Each test sends its own bad request and a valid follow-up (inputs/bad_requests.py,
+# judging/refusal.py) and
 # concludes through _conclude, like every test: results.json, reproducers, expectations, terminal summary.
 
 
@@ -467,7 +470,15 @@ def judge_bad_request(
             return _conclude(
                 Judgement(request.node.name, Verdict.NOT_RUN, note=f"not run: {dispatcher.died}"), request.config
             )
-        answer, follow_up = send_bad_request(case, request_settings)
+        settings = request_settings
+        answer, follow_up = send_with_follow_up(
+            settings.endpoint or "",
+            settings.api_key,
+            settings.request_timeout,
+            settings.verify,
+            case.request(settings),
+            follow_up_body(settings),
+        )
         request.config.stash[RECORDER].requests_sent += 1 + (follow_up is not None)
         return _conclude(judge_refusal(request.node.name, case, answer, follow_up), request.config)
 

@@ -3,7 +3,7 @@ from a broken exchange and from several repetitions to one verdict.
 
 Every module that speaks of verdicts uses these names (the plugin, the bad-request and generated tests,
 expectation files, the baseline diff, the reports); none spells a verdict as a string of its own. Kept free of
-the checks and of jsonschema, so that `python -m toolcall_conformance.compare` starts fast.
+the checks and of jsonschema, so that `python -m toolcall_conformance compare` starts fast.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from .client import SERVER_DIED, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT
+from ..wire.client import SERVER_DIED, TRANSPORT_CONNECT, TRANSPORT_TIMEOUT
 
 if TYPE_CHECKING:
-    from .client import Exchange
+    from ..wire.client import Exchange
 
 
 class Level(StrEnum):

@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from toolcall_conformance.local.launcher import (
+from .launcher import (
     INSTALL_HINT,
     STRICT_LEVELS,
     LocalTarget,
@@ -17,13 +17,13 @@ from toolcall_conformance.local.launcher import (
     find_vllm_python,
     log_tail,
 )
-from toolcall_conformance.local.tinymodel import FLAVOURS, build_model, load_format
+from .tinymodel import FLAVOURS, build_model, load_format
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance.local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    build = commands.add_parser("build", help="write the tiny model folder")
+    build = commands.add_parser("build-model", help="write the tiny model folder")
     build.add_argument("dest", type=Path)
     build.add_argument("--flavour", choices=FLAVOURS, default="shaped")
     serve = commands.add_parser("serve", help="serve the tiny model with vLLM on loopback until Ctrl-C")
@@ -83,7 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = _parser().parse_args(argv)
-    if args.command == "build":
+    if args.command == "build-model":
         print(build_model(args.dest, args.flavour))
         return 0
     return _serve(args)

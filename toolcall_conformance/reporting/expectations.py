@@ -14,8 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .jsontext import cut
-from .verdict import FAILED, NOT_JUDGED, PASSED, Level, Verdict
+from ..jsontext import cut
+from ..judging.verdict import FAILED, NOT_JUDGED, PASSED, Level, Verdict
 
 FORMAT = "toolcall-conformance/expectations/1"
 REASON_CHARS = 200
@@ -46,7 +46,7 @@ class Change(StrEnum):
 
 
 def load(path: Path) -> dict[str, Expected]:
-    """The expectations of a file written by `python -m toolcall_conformance.expectations`."""
+    """The expectations of a file written by `python -m toolcall_conformance expectations`."""
     document = json.loads(Path(path).read_text(encoding="utf-8"))
     if document.get("format") != FORMAT:
         raise ValueError(f"{path}: not an expectation file (format {document.get('format')!r}, wanted {FORMAT!r})")
@@ -111,10 +111,10 @@ def _generated_reason(record: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write an expectation file from a run: python -m toolcall_conformance.expectations RESULTS OUT."""
+    """Write an expectation file from a run: python -m toolcall_conformance expectations RESULTS OUT."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance.expectations", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance expectations", description=main.__doc__)
     parser.add_argument("results", type=Path, help="a run's results.json (e.g. reports/latest/results.json)")
     parser.add_argument("output", type=Path, help="the expectation file to write")
     parser.add_argument("--keep-reasons-from", type=Path, help="an older expectation file whose reasons are kept")
@@ -134,7 +134,3 @@ def main(argv: list[str] | None = None) -> int:
         counts[entry["verdict"]] = counts.get(entry["verdict"], 0) + 1
     print(f"wrote {args.output}: {len(document['tests'])} tests, {counts}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

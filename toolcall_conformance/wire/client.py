@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from .jsontext import strict_json
-from .redact import url_without_credentials
+from ..jsontext import strict_json
+from ..redact import url_without_credentials
 from .stream import SseEvent, parse_sse
 
 TRANSPORT_CONNECT = "transport.connect"
@@ -91,6 +91,33 @@ async def send_raw(http: httpx.AsyncClient, endpoint: str, api_key: str, content
     """POST bytes exactly as given, JSON or not, as application/json; never raises for what the server does."""
     exchange = Exchange(url=chat_url(endpoint), request={}, stream=False, sent=content)
     return await _complete(http, exchange, api_key, timeout)
+
+
+def send_with_follow_up(
+    endpoint: str,
+    api_key: str,
+    timeout: float,
+    verify: str | bool,
+    first: dict[str, Any] | bytes,
+    follow_up: dict[str, Any],
+) -> tuple[Exchange, Exchange | None]:
+    """Send `first` (a JSON body, or bytes as given), then `follow_up` if `first` was answered at all.
+
+    Each on a fresh connection: a server may close the connection after refusing a request, and a follow-up
+    that raced that close would look like a dead server. Never raises for what the server does."""
+
+    async def both() -> tuple[Exchange, Exchange | None]:
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=timeout, verify=verify, limits=limits) as http:
+            if isinstance(first, bytes):
+                answer = await send_raw(http, endpoint, api_key, first, timeout)
+            else:
+                answer = await send(http, endpoint, api_key, first, timeout)
+            if answer.transport_error is not None:
+                return answer, None
+            return answer, await send(http, endpoint, api_key, follow_up, timeout)
+
+    return asyncio.run(both())
 
 
 async def _complete(http: httpx.AsyncClient, exchange: Exchange, api_key: str, timeout: float) -> Exchange:

@@ -1,13 +1,13 @@
 """The embedded target: vLLM's CPU build serving a tiny model built locally, on loopback."""
 
-from toolcall_conformance.local.launcher import (
+from .launcher import (
     DEFAULT_VLLM_VENV,
     INSTALL_HINT,
     LocalTarget,
     TargetError,
     find_vllm_python,
 )
-from toolcall_conformance.local.tinymodel import FLAVOURS, build_model, load_format
+from .tinymodel import FLAVOURS, build_model, load_format
 
 __all__ = [
     "DEFAULT_VLLM_VENV",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import Exchange
-from .jsontext import strict_json
-from .stream import Reassembly, reassemble
+from ..jsontext import strict_json
+from ..wire.client import Exchange
+from ..wire.stream import Reassembly, reassemble
 
 
 @dataclass(frozen=True)

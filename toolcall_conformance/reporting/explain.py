@@ -6,12 +6,12 @@ import json
 import shlex
 from typing import Any
 
-from .checks import all_checks
-from .client import Exchange
-from .jsontext import cut, indent
-from .redact import url_without_credentials
+from ..jsontext import cut, indent
+from ..judging.checks import all_checks
+from ..judging.verdict import Judgement
+from ..redact import url_without_credentials
+from ..wire.client import Exchange
 from .results import violation_record
-from .verdict import Judgement
 
 RESPONSE_SHOWN = 1200
 

@@ -12,10 +12,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .checks import all_checks
-from .generated import Outcome
-from .jsontext import cut
-from .redact import url_without_credentials
+from ..jsontext import cut
+from ..judging.checks import all_checks
+from ..judging.generated import Outcome
+from ..judging.verdict import SKIPPED, Verdict, severity
+from ..redact import url_without_credentials
 from .results import (
     Record,
     attention_key,
@@ -36,7 +37,6 @@ from .results import (
     totals_of,
     transition,
 )
-from .verdict import SKIPPED, Verdict, severity
 
 REPORT_FILE = "report.html"
 MODES = ("blocking", "stream", "equivalence")

@@ -24,8 +24,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from .cases import Case, Choice, Mode, ToolSet
+
 Schema = dict[str, Any]
 Tool = dict[str, Any]
+GENERATED_ID = "generated"
 
 NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # OpenAI's rule for function names
 NAME_ALPHABET = string.ascii_letters + string.digits + "_-"
@@ -660,3 +663,20 @@ def keywords_used(tools: Iterable[Tool]) -> list[str]:
             found.add("no-parameters")
         found |= schema_keywords(function.get("parameters"))
     return sorted(found)
+
+
+def generated_case(
+    tools: Iterable[Tool], mode: Mode, choice: Choice, named_index: int = 0, sampling_seed: int | None = None
+) -> Case:
+    """The Case that sends a generated tool set; a named choice names tools[named_index % len(tools)]."""
+    tools = tuple(tools)
+    names = [tool["function"]["name"] for tool in tools]
+    strict = all(tool["function"].get("strict") is True for tool in tools)
+    toolset = ToolSet(
+        id=GENERATED_ID,
+        title="generated tool set",
+        tools=tools,
+        named=names[named_index % len(names)],
+        strict=strict,
+    )
+    return Case(toolset, mode, choice, extra={} if sampling_seed is None else {"seed": sampling_seed})

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
-# Re-exported: checks and reports import them from here.
-from .jsontext import SHOWN_CHARS as SHOWN_CHARS
-from .jsontext import cut
-from .jsontext import shorten as shorten
-from .jsontext import strict_json as strict_json
+from ..data import ENVELOPES_DIR
 
-ENVELOPE_DIR = Path(__file__).resolve().parent.parent / "schemas" / "openai"
+# Re-exported: checks and reports import them from here.
+from ..jsontext import SHOWN_CHARS as SHOWN_CHARS
+from ..jsontext import cut
+from ..jsontext import shorten as shorten
+from ..jsontext import strict_json as strict_json
+
 COMPLETION = "chat.completion"
 CHUNK = "chat.completion.chunk"
 ERROR = "error"
@@ -77,7 +77,7 @@ def _problems(checker: Draft202012Validator, instance: Any) -> list[SchemaProble
 @cache
 def envelope_schema(name: str) -> dict[str, Any]:
     """One of the response envelope schemas under schemas/openai/."""
-    return json.loads((ENVELOPE_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads((ENVELOPES_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
 @cache

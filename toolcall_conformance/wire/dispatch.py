@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from ..jsontext import shorten
 from .client import (
     SENDER_STOPPED,
     TRANSPORT_BROKEN,
@@ -36,7 +37,6 @@ from .client import (
     not_sent,
     send,
 )
-from .jsontext import shorten
 
 # After this many failed answers in a row (5xx or broken connections) the server is probed.
 FAILURES_BEFORE_PROBE = 3

@@ -1,7 +1,7 @@
 """The named checks: each a small function with a stable id, the rule it enforces and where it comes from.
 
 Checks are registered where they are defined, with the subject they judge: an answer to a valid request (here),
-the blocking and streamed answers of one request (here), the refusal of a bad request (rejection.py), a generated
+the blocking and streamed answers of one request (here), the refusal of a bad request (refusal.py), a generated
 test's examples (generated.py). CHECK_MODULES lists those modules; all_checks() imports them, so the registry it
 returns is complete whichever module asks first. Level and Violation live in verdict.py, beside the verdicts they
 make; checks make them, and they can be imported from here too.
@@ -20,11 +20,11 @@ from functools import cache
 from types import MappingProxyType
 from typing import Any
 
+from ..inputs.cases import Case, Pair, parameters_of
+from ..wire.client import Exchange, error_message
+from ..wire.stream import StreamedCall
 from .answer import Answer, Call, answer_of
-from .cases import Case, Pair, parameters_of
-from .client import Exchange, error_message
 from .schema import CHUNK, COMPLETION, envelope_problems, schema_problems, shorten, strict_json
-from .stream import StreamedCall
 from .verdict import Judgement, Level, Verdict, Violation, transport_judgement, truncation_note, verdict_of
 
 OPENAI_CHAT = "OpenAI API reference, Chat Completions"
@@ -35,7 +35,7 @@ JSON_SCHEMA = "JSON Schema 2020-12 (validation with formats)"
 MAX_PROBLEMS_SHOWN = 3
 ERROR_SHOWN = 300  # characters of an error answer's message
 # Every module that defines checks; all_checks() imports each of them.
-CHECK_MODULES = ("checks", "rejection", "generated")
+CHECK_MODULES = ("checks", "refusal", "generated")  # of this package, judging/
 
 
 class Subject(StrEnum):
@@ -43,7 +43,7 @@ class Subject(StrEnum):
 
     ANSWER = "answer"  # one answer to a valid request: an Observation
     PAIR = "pair"  # the blocking and streamed answers to one request: a PairObservation
-    REFUSAL = "refusal"  # the answer to a bad request and the valid request after it: a rejection.Refusal
+    REFUSAL = "refusal"  # the answer to a bad request and the valid request after it: a refusal.Refusal
     GENERATED = "generated"  # the examples of one generated test: a generated.Tally
 
 

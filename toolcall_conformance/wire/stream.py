@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .jsontext import strict_json
+from ..jsontext import strict_json
 
 DONE = "[DONE]"
 _SSE_FIELDS = ("event", "id", "retry")

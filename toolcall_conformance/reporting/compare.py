@@ -3,7 +3,7 @@
 The earlier run is an expectation file (expectations.py) or a results.json, which becomes one through
 expectations.from_results: there is one format for what a configuration is known to do.
 
-    python -m toolcall_conformance.compare BASELINE RESULTS [--fail-on=regression|any] [--json=OUT]
+    python -m toolcall_conformance compare BASELINE RESULTS [--fail-on=regression|any] [--json=OUT]
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..jsontext import single_line
+from ..judging.verdict import JUDGED, Verdict
+from ..settings import FAIL_ON
 from .expectations import FORMAT, Change, Expected, compare, from_results, load, parse
-from .jsontext import single_line
 from .results import is_string_list, load_results, read_json, results_file, valid_results
-from .settings import FAIL_ON
-from .verdict import JUDGED, Verdict
 
 KINDS = ("regressions", "fixes", "new", "removed", "not_run", "changed")
 SHOWN_PER_GROUP = 10
@@ -265,7 +265,7 @@ def _expectation_problem(tests: Any) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Compare a run with a baseline; exit 1 when --fail-on says the run failed, 2 when an input is unusable."""
-    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance.compare", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance compare", description=main.__doc__)
     parser.add_argument("baseline", type=Path, help="an expectation file, or an earlier run's results.json or run dir")
     parser.add_argument("results", type=Path, help="this run's results.json or run directory, e.g. reports/latest")
     parser.add_argument(
@@ -289,7 +289,3 @@ def main(argv: list[str] | None = None) -> int:
             print(f"compare: cannot write {args.json_out}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     return 1 if run_diff.failed(args.fail_on) else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

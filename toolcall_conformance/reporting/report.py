@@ -14,14 +14,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .. import __version__
+from ..judging.verdict import NEEDS_ATTENTION, Judgement
+from ..redact import scrub, scrub_data, url_without_credentials
+from ..settings import Settings
 from .explain import reproducer_document
 from .html_report import write_html
-from .redact import scrub, scrub_data, url_without_credentials
 from .results import RESULTS_FILE, file_stem, record_of
-from .settings import Settings
 from .summary_md import write_markdown
-from .verdict import NEEDS_ATTENTION, Judgement
 
 CI_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 REPRODUCERS = "reproducers"

@@ -6,9 +6,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..judging.verdict import FAILED
 from . import results
 from .expectations import Change
-from .verdict import FAILED
 
 SUMMARY_FILE = "summary.md"
 MAX_FAILURE_ROWS = 25

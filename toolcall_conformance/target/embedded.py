@@ -7,9 +7,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .local import FLAVOURS, INSTALL_HINT, LocalTarget, TargetError, build_model, find_vllm_python, load_format
-from .local.launcher import STRICT_LEVELS
-from .settings import Settings
+from ..settings import Settings
+from .launcher import INSTALL_HINT, STRICT_LEVELS, LocalTarget, TargetError, find_vllm_python
+from .tinymodel import FLAVOURS, build_model, load_format
 
 
 class EmbeddedTargetError(RuntimeError):

@@ -2,7 +2,7 @@
 
 report.py writes the document (RunRecorder); html_report.py, summary_md.py and compare.py read it through the
 functions here, so what a record holds is known in one place (schemas/results.schema.json describes it). No
-jsonschema and no HTML here, so that `python -m toolcall_conformance.compare` starts fast.
+jsonschema and no HTML here, so that `python -m toolcall_conformance compare` starts fast.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..judging.verdict import NEEDS_ATTENTION, Judgement, Verdict, Violation, severity
+from ..redact import url_without_credentials
 from .expectations import Change
-from .redact import url_without_credentials
-from .verdict import NEEDS_ATTENTION, Judgement, Verdict, Violation, severity
 
 RESULTS_FILE = "results.json"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from .redact import url_without_credentials
+from ..redact import url_without_credentials
 
 PREFLIGHT_TIMEOUT = 10.0
 

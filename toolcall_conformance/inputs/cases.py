@@ -10,10 +10,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .settings import Settings
+from ..data import TOOLS_DIR
+from ..settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TOOLS_DIR = REPO_ROOT / "schemas" / "tools"
 SEED_ID = "weather-seed"
 NEUTRAL_PROMPT = "Please use one of the available tools to help me. Choose sensible values for every argument."
 EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}

@@ -1,0 +1,50 @@
+"""python -m toolcall_conformance COMMAND [ARGS...]: the suite's tools besides pytest.
+
+commands:
+  compare BASELINE RESULTS    what changed between a baseline (expectation file or results.json) and a run
+  expectations RESULTS OUT    write an expectation file from a run's results.json
+  keywords [RUN_DIR]          the schema-keyword table of a run's generated tests (default: reports/latest)
+  probe --endpoint=URL        probe a server one JSON Schema keyword at a time
+  serve                       serve the embedded target's tiny model with vLLM on loopback until Ctrl-C
+  build-model DEST            write the embedded target's tiny model folder
+  benchmark                   the suite against a plain concurrent client on the same server
+
+`python -m toolcall_conformance COMMAND --help` tells a command's options.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> module of this package whose main(argv) runs it; serve and build-model share one parser.
+COMMANDS = {
+    "compare": "reporting.compare",
+    "expectations": "reporting.expectations",
+    "keywords": "reporting.examples",
+    "probe": "probe",
+    "serve": "target.__main__",
+    "build-model": "target.__main__",
+    "benchmark": "benchmark",
+}
+TAKES_ITS_NAME = frozenset({"serve", "build-model"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; the modules are imported only when asked for, so that each starts fast."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(
+            f"python -m toolcall_conformance: unknown command {name!r}; one of {', '.join(COMMANDS)}", file=sys.stderr
+        )
+        return 2
+    module = importlib.import_module(f"{__package__}.{COMMANDS[name]}")
+    return module.main([name, *rest] if name in TAKES_ITS_NAME else rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""One generated test under Hypothesis: the profiles, the example database, and a run that sends each example,
+judges it (judging/generated.py), logs it, and raises a failure Hypothesis can shrink to a minimal tool set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import hypothesis
+import hypothesis.database
+
+from .inputs.cases import Choice, Mode
+from .inputs.strategies import Tool, generated_case
+from .judging.generated import Example, Outcome, Tally, classify, summary_judgement
+from .judging.verdict import Judgement, Verdict
+from .reporting.examples import explain, log_document, reproducer_document
+from .reporting.results import file_stem
+from .settings import Settings
+from .wire.client import Exchange
+
+
+def register_profiles() -> None:
+    """Hypothesis profiles: "ci" (Hypothesis's own, fewer examples, one failure shrunk), "thorough" (hundreds).
+
+    "default" stays Hypothesis's own (100 examples). Choose one with --hypothesis-profile=NAME.
+    """
+    profiles = hypothesis.settings
+    profiles.register_profile("ci", profiles.get_profile("ci"), max_examples=20, report_multiple_bugs=False)
+    profiles.register_profile("thorough", profiles.get_profile("default"), max_examples=500)
+
+
+register_profiles()
+
+
+class ReportDatabase(hypothesis.database.ExampleDatabase):
+    """Hypothesis's example database, kept under the run's report directory once the session knows where that is.
+
+    Settings are fixed when a test module is imported, before --report-dir is resolved; this stand-in is what
+    they hold, and `place` points it at <report dir>/hypothesis before the first example runs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner: hypothesis.database.ExampleDatabase = hypothesis.database.InMemoryExampleDatabase()
+
+    def place(self, directory: Path) -> None:
+        """Keep examples in this directory from now on."""
+        if getattr(self.inner, "path", None) != directory:
+            self.inner = hypothesis.database.DirectoryBasedExampleDatabase(directory)
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self.inner.save(key, value)
+
+    def fetch(self, key: bytes) -> Iterable[bytes]:
+        return self.inner.fetch(key)
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self.inner.delete(key, value)
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        self.inner.move(src, dest, value)
+
+
+class GeneratedFailure(AssertionError):
+    """A generated example the server got wrong; Hypothesis shrinks it to a minimal tool set."""
+
+
+@cache
+def failure_type(key: tuple[str, ...]) -> type[GeneratedFailure]:
+    """One exception class per kind of failure, so Hypothesis shrinks and reports each kind on its own."""
+    return type("GeneratedFailure", (GeneratedFailure,), {"key": key, "__module__": __name__})
+
+
+def replay_command(nodeid: str, profile: str, seed: int | str | None) -> str:
+    """The command that sends a generated test's examples again."""
+    if seed is None:
+        return f"pytest '{nodeid}' --hypothesis-profile={profile} (derandomized: every run sends the same examples)"
+    return f"pytest '{nodeid}' --hypothesis-profile={profile} --hypothesis-seed={seed}"
+
+
+class Recorder(Protocol):
+    """What a generated test writes through: report.RunRecorder, which scrubs the key out of all of it."""
+
+    run_dir: Path
+
+    def scrub(self, text: str) -> str: ...
+
+    def write_json(self, relative: str, document: Any, indent: int | None = 2) -> Path: ...
+
+
+class GeneratedRun:
+    """The examples of one generated test: each sent, judged, logged; a failure raised with its explanation.
+
+    The plugin concludes the test when Hypothesis is done with it (plugin.pytest_runtest_call): finish() gives
+    its one judgement, which goes through the baseline and into results.json like any test's."""
+
+    def __init__(
+        self,
+        test_id: str,
+        send: Callable[[dict[str, Any]], Exchange],
+        options: Settings,
+        recorder: Recorder,
+        replay: Callable[[int | str | None], str] = lambda seed: f"--hypothesis-seed={seed}",
+        seed_of: Callable[[], int | str | None] = lambda: None,
+        death: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self.test_id, self.send, self.options, self.recorder = test_id, send, options, recorder
+        self.replay_of, self.seed_of, self.death = replay, seed_of, death
+        self.tally = Tally()
+
+    @property
+    def seed(self) -> int | str | None:
+        """The seed Hypothesis generates this test's examples from (None when derandomized)."""
+        return self.seed_of()
+
+    def check(self, tools: list[Tool], mode: Mode, choice: Choice, named_index: int = 0) -> Example:
+        """Send one tool set, judge the answer; raise a GeneratedFailure when the server got it wrong."""
+        __tracebackhide__ = True  # the failure message says it all; the frames of this module do not help
+        case = generated_case(tools, mode, choice, named_index)
+        example = classify(self.test_id, case, self.send(case.body(self.options)), self.death())
+        final = is_final_example()
+        self.tally.add(example, final)
+        if example.failed:
+            seed, replay = self.seed, self.replay_of(self.seed)
+            reproducer = self._write_reproducer(example, seed, replay) if final else None
+            message = self.recorder.scrub(explain(example, seed, reproducer, replay))
+            raise failure_type(example.key)(message)
+        return example
+
+    def _reproducer_name(self, example: Example) -> str:
+        return f"reproducers/{file_stem(self.test_id)}-{example.outcome.value}.json"
+
+    def _write_reproducer(self, example: Example, seed: int | str | None, replay: str) -> str:
+        path = self.recorder.write_json(self._reproducer_name(example), reproducer_document(example, seed, replay))
+        return os.path.relpath(path)
+
+    def finish(self, failure: BaseException | None = None, stopped: Judgement | None = None) -> Judgement:
+        """Write generated/<test>.json and return the test's one judgement for results.json.
+
+        failure: what stopped the test, if it raised; stopped: the not-run judgement of a server's death."""
+        log = log_document(self.test_id, self.tally, self.seed)
+        self.recorder.write_json(f"generated/{file_stem(self.test_id)}.json", log, indent=1)
+        extra = {"generated": {**self.tally.summary(), "seed": self.seed}}
+        if stopped is not None:
+            examples = sum(self.tally.outcomes.values())
+            note = f"{stopped.note} ({examples} example{'s' if examples != 1 else ''} judged before)"
+            return Judgement(self.test_id, Verdict.NOT_RUN, note=note, extra=extra)
+        if failure is not None and not self.tally.finals:  # not the server's failure: Hypothesis, or the suite
+            note = f"the generated test stopped: {type(failure).__name__}: {failure}"
+            return Judgement(self.test_id, Verdict.ERROR, note=note, extra={**extra, "outcome": Outcome.ERROR.value})
+        judgement = summary_judgement(self.test_id, self.tally, self.seed)
+        if self.tally.finals:
+            judgement.reproducer = os.path.relpath(self.recorder.run_dir / self._reproducer_name(self.tally.finals[-1]))
+        return judgement
+
+
+def is_final_example() -> bool:
+    """True while Hypothesis replays a minimal failing example for the last time (the one it reports)."""
+    try:
+        from hypothesis.control import current_build_context
+
+        return bool(current_build_context().is_final)
+    except Exception:  # outside a Hypothesis test, or its internals changed: treat as not final
+        return False

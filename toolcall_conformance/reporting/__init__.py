@@ -1,0 +1,1 @@
+"""What a run leaves: results.json, reproducers, report.html, summary.md, baselines and their diff."""
