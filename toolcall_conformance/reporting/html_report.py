@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -123,9 +124,9 @@ def render_html(document: dict[str, Any], run_dir: Path) -> str:
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_e(title)}</title>",
-            f"<style>{STYLE}</style></head><body>",
+            f"<style>{_asset('report.css')}</style></head><body>",
             *(section for section in sections if section),
-            f"<script>{SCRIPT}</script>",
+            f"<script>{_asset('report.js')}</script>",
             "</body></html>",
         ]
     )
@@ -685,88 +686,7 @@ def _display(key: str, value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-STYLE = """
-:root{--pass:#2e9e4f;--fail:#d93025;--warn:#f2a900;--grey:#8d949b;--purple:#8e44ad;--notrun:#e3e5e8;
---refused:#1a7f8e;--known-a:#f7d2ce;--known-b:#eab0aa;--ink:#1f2328;--muted:#59636e;--line:#d0d7de}
-*{box-sizing:border-box}
-body{margin:0;padding:16px 24px;font:14px/1.4 system-ui,"Segoe UI","DejaVu Sans",sans-serif;color:var(--ink);background:#fff}
-h1{font-size:22px;margin:0 0 2px}h1 .on{font-weight:400;color:var(--muted)}
-h2{font-size:17px;margin:22px 0 8px;display:inline-block}
-h4{margin:10px 0 4px;font-size:14px}
-code,pre{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px}
-.meta{margin:0 0 8px;color:var(--muted)}
-.kicker{margin:0;font-size:12px;letter-spacing:.08em;text-transform:uppercase;color:var(--muted)}
-.broken{margin:4px 0;font-size:13px}.broken code{color:#8a1c12;font-weight:600}
-.first{color:var(--muted);font-size:12px;margin-left:6px}
-.compact td:first-child code{white-space:nowrap}
-.banner{padding:8px 12px;margin:6px 0;border-radius:4px;font-size:15px;color:#fff}
-.banner b{margin-right:8px;letter-spacing:.04em}
-.death{background:#6b1020}.incomplete{background:#9a5b00}
-.totals{margin:8px 0;font-size:15px}.totals .count{font-weight:700;margin-right:6px}
-.badge{display:inline-block;padding:2px 9px;border-radius:11px;font-weight:700;margin:0 2px;white-space:nowrap}
-.baseline{border:1px solid var(--line);border-radius:6px;padding:6px 12px;margin:8px 0;max-width:1200px}
-.baseline p{margin:2px 0}.baseline ul{margin:2px 0 6px;padding-left:22px}
-.bl b{font-size:14px}.bl-regressions b,.bl-regressions a{color:#b3140b}
-.bl-regressions{background:#fdecea;border-left:5px solid var(--fail);padding:4px 8px;margin:4px 0}
-.bl-fixed b{color:#11702f}
-table{border-collapse:separate;border-spacing:2px}
-.matrix th,.matrix td{padding:3px 8px;text-align:center;white-space:nowrap}
-.matrix thead th{background:#f0f2f4;font-weight:600}
-.matrix th.group{border-bottom:2px solid var(--ink);font-size:14px}
-.matrix th.sub{font-weight:400;font-size:12.5px}
-.matrix th.rowhead{text-align:left;background:#f6f8fa;font-weight:600;font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12.5px}
-.matrix tfoot th,.matrix tfoot td{background:#f6f8fa;border-top:2px solid var(--ink)}
-td.cell{min-width:86px;font-size:12.5px;font-weight:600}
-td.cell a{color:inherit;text-decoration:none;display:block}
-td.cell a:hover{text-decoration:underline}
-td.empty{background:repeating-linear-gradient(45deg,#fff 0 4px,#f3f4f6 4px 8px)}
-td.checks{text-align:left;color:#8a1c12;font-size:11.5px;white-space:normal;max-width:420px}
-td.checks code{font-size:11px;margin-right:4px}
-td.tally{text-align:left;font-size:12px;white-space:normal;min-width:64px;max-width:150px}
-.t{display:inline-block;padding:0 5px;border-radius:8px;margin-right:2px;font-weight:700}
-.v-pass{background:var(--pass);color:#fff}
-.v-fail{background:var(--fail);color:#fff}
-.v-warn{background:var(--warn);color:#1f1500}
-.v-refused{background:var(--refused);color:#fff}
-.v-truncated,.v-inconclusive,.v-unknown{background:var(--grey);color:#fff}
-.v-timeout,.v-error{background:var(--purple);color:#fff}
-.v-not-run{background:var(--notrun);color:#555}
-.mark-known{background:repeating-linear-gradient(135deg,var(--known-a) 0 5px,var(--known-b) 5px 10px);color:#7c1710}
-.mark-regression{outline:3px solid #4a0700;outline-offset:-3px;font-weight:800;letter-spacing:.02em}
-.mark-fixed{box-shadow:inset 0 0 0 3px #0a4d20}
-.mark-new,.mark-changed{box-shadow:inset 0 0 0 2px #1f2328}
-.badge.mark-regression{outline-offset:0}
-.legend{margin:8px 0 2px;font-size:12px}
-.key{display:inline-block;padding:1px 7px;margin:2px 3px 2px 0;border-radius:3px;font-weight:600}
-.gap{display:inline-block;width:16px}
-.hint,.small{color:var(--muted);font-size:12px;margin:2px 0}
-.compact th,.compact td{padding:2px 8px;text-align:left;border-bottom:1px solid #eef0f2;vertical-align:top}
-.compact td.cell{text-align:center}.compact td.num{text-align:right}
-details.failure{border:1px solid var(--line);border-radius:5px;margin:4px 0;max-width:1320px}
-details.failure>summary{padding:5px 8px;cursor:pointer;background:#f6f8fa}
-details.failure[open]>summary{border-bottom:1px solid var(--line)}
-details.failure:target>summary{background:#fff3bf}
-summary code{margin-right:4px}summary .test{font-weight:700;font-size:12.5px}
-summary h2{margin:14px 0 6px}
-.evidence{padding:4px 14px 10px}
-.violations{padding-left:18px;margin:6px 0}.violations ul{margin:2px 0 6px;padding-left:18px}
-.rule{color:var(--muted);font-size:12px}
-.level{font-size:11px;font-weight:700;padding:0 5px;border-radius:3px;background:#eee}
-.level-must{background:#fbd3d0;color:#8a1c12}.level-should{background:#fde9b3;color:#6b4a00}
-.note{margin:4px 0;padding:4px 8px;background:#fff8e1;border-left:3px solid var(--warn)}
-.label{font-weight:600;margin:8px 0 2px;font-size:12.5px}
-pre{margin:0;padding:6px 8px;background:#f6f8fa;border:1px solid #e4e7eb;border-radius:4px;overflow:auto;
-max-height:22em;white-space:pre-wrap;word-break:break-all}
-pre.curl{max-height:8em}
-.exchange{border-top:1px dashed var(--line);margin-top:8px}
-button{font:inherit;font-size:12px;padding:1px 8px}
-"""
-
-# Opens the failure a matrix cell links to; the buttons open or close them all.
-SCRIPT = """
-function openTarget(){var t=document.getElementById(location.hash.slice(1));if(t&&t.tagName==='DETAILS'){t.open=true;}}
-function setAll(open){document.querySelectorAll('#failures details').forEach(function(d){d.open=open;});}
-window.addEventListener('hashchange',openTarget);openTarget();
-var ex=document.getElementById('expand');if(ex){ex.onclick=function(){setAll(true);};}
-var co=document.getElementById('collapse');if(co){co.onclick=function(){setAll(false);};}
-"""
+@cache
+def _asset(name: str) -> str:
+    """The page's style sheet or script, kept beside this module as a file of its own."""
+    return (Path(__file__).parent / name).read_text(encoding="utf-8")
