@@ -43,7 +43,7 @@ def bad_requests_broken(*checks: str) -> dict:
 def bad_requests_accepted(*ids: str) -> dict:
     """The bad-request tests (all, or those named) get 200: a MUST case fails reject.status-4xx, a SHOULD case warns."""
     return {
-        f"{BAD_REQUESTS}[{case.id}]": {"reject.status-4xx"} if case.level is Level.MUST else "warn:reject.status-4xx"
+        f"{BAD_REQUESTS}[{case.id}]": {"reject.status-4xx"} if case.level == Level.MUST else "warn:reject.status-4xx"
         for case in bad_requests()
         if not ids or case.id in ids
     }
