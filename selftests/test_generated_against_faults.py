@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from selftests.fault_server import FaultServer
+from toolcall_conformance.generated_run import GeneratedFailure, GeneratedRun
 from toolcall_conformance.inputs.strategies import generated_case, keywords_used
 from toolcall_conformance.judging.checks import Subject, checks_of
 from toolcall_conformance.judging.generated import Example, NotRun, Outcome, classify
@@ -267,3 +268,55 @@ def test_a_refusal_inside_a_200_stream_fails_and_is_noted() -> None:
     example = outcome_of(exchange_of("stream", 200, b"data: " + ERROR_BODY + b"\n\ndata: [DONE]\n\n"))
     assert example.outcome is Outcome.FAIL
     assert example.refused and "error event" in example.judgement.note
+
+
+class _Recorder:
+    """The part of report.RunRecorder a GeneratedRun writes through, on a temporary run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def scrub(self, text: str) -> str:
+        return text
+
+    def write_json(self, relative: str, document: Any, indent: int | None = 2) -> Path:
+        path = self.run_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=indent))
+        return path
+
+
+def test_an_example_that_breaks_the_server_is_its_tests_verdict_not_a_not_run(tmp_path: Path) -> None:
+    # The first example breaks the connection; by the next one the server is dead, and Hypothesis stops without
+    # shrinking (a skip). The test must still fail on the example that broke it, with a reproducer.
+    death = {"at": None}
+    answers = iter(
+        [
+            exchange_of("blocking", None, b"", TransportError(TRANSPORT_BROKEN, "connection broke mid-body")),
+            exchange_of("blocking", None, b"", TransportError(SERVER_DIED, "not sent: the server died")),
+        ]
+    )
+
+    def send(body: dict[str, Any]) -> Exchange:
+        answer = next(answers)
+        death["at"] = "the server died at 01:02:03 UTC"
+        return answer
+
+    run = GeneratedRun("test_generated[x]", send, OPTIONS, _Recorder(tmp_path), death=lambda: death["at"])
+    with pytest.raises(GeneratedFailure):
+        run.check(TOOLS, "blocking", "required")
+    with pytest.raises(NotRun) as stopped:
+        run.check(TOOLS, "blocking", "required")
+    judgement = run.finish(stopped=stopped.value.judgement)
+    assert judgement.verdict is Verdict.ERROR
+    assert judgement.extra["outcome"] == Outcome.SERVER_ERROR.value
+    assert "not shrunk" in judgement.note and "the server died" in judgement.note
+    assert judgement.reproducer and json.loads((tmp_path / "reproducers" / Path(judgement.reproducer).name).read_text())
+
+
+def test_a_death_before_any_failing_example_leaves_the_test_not_run(tmp_path: Path) -> None:
+    never_sent = exchange_of("blocking", None, b"", TransportError(SERVER_DIED, "not sent: the server died"))
+    run = GeneratedRun("test_generated[x]", lambda body: never_sent, OPTIONS, _Recorder(tmp_path))
+    with pytest.raises(NotRun) as stopped:
+        run.check(TOOLS, "blocking", "required")
+    assert run.finish(stopped=stopped.value.judgement).verdict is Verdict.NOT_RUN

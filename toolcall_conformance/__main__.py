@@ -1,4 +1,11 @@
-"""python -m toolcall_conformance COMMAND [ARGS...]: the suite's tools besides pytest.
+"""The suite's tools besides pytest: python -m toolcall_conformance COMMAND [ARGS...]."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+USAGE = """usage: python -m toolcall_conformance COMMAND [ARGS...]: the suite's tools besides pytest
 
 commands:
   compare BASELINE RESULTS    what changed between a baseline (expectation file or results.json) and a run
@@ -9,13 +16,7 @@ commands:
   build-model DEST            write the embedded target's tiny model folder
   benchmark                   the suite against a plain concurrent client on the same server
 
-`python -m toolcall_conformance COMMAND --help` tells a command's options.
-"""
-
-from __future__ import annotations
-
-import importlib
-import sys
+`python -m toolcall_conformance COMMAND --help` tells a command's options."""
 
 # command -> module of this package whose main(argv) runs it; serve and build-model share one parser.
 COMMANDS = {
@@ -33,9 +34,12 @@ TAKES_ITS_NAME = frozenset({"serve", "build-model"})
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the modules are imported only when asked for, so that each starts fast."""
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0 if args else 2
+    if not args:
+        print(USAGE, file=sys.stderr)
+        return 2
+    if args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         print(

@@ -17,7 +17,7 @@ from .inputs.cases import Choice, Mode
 from .inputs.strategies import Tool, generated_case
 from .judging.generated import Example, Outcome, Tally, classify, summary_judgement
 from .judging.verdict import Judgement, Verdict
-from .reporting.examples import explain, log_document, reproducer_document
+from .reporting.examples import example_reproducer, explain, log_document
 from .reporting.results import file_stem
 from .settings import Settings
 from .wire.client import Exchange
@@ -111,6 +111,7 @@ class GeneratedRun:
         self.test_id, self.send, self.options, self.recorder = test_id, send, options, recorder
         self.replay_of, self.seed_of, self.death = replay, seed_of, death
         self.tally = Tally()
+        self.first_failure: Example | None = None  # kept for a server that dies while Hypothesis shrinks it
 
     @property
     def seed(self) -> int | str | None:
@@ -125,6 +126,7 @@ class GeneratedRun:
         final = is_final_example()
         self.tally.add(example, final)
         if example.failed:
+            self.first_failure = self.first_failure or example
             seed, replay = self.seed, self.replay_of(self.seed)
             reproducer = self._write_reproducer(example, seed, replay) if final else None
             message = self.recorder.scrub(explain(example, seed, reproducer, replay))
@@ -135,7 +137,7 @@ class GeneratedRun:
         return f"reproducers/{file_stem(self.test_id)}-{example.outcome.value}.json"
 
     def _write_reproducer(self, example: Example, seed: int | str | None, replay: str) -> str:
-        path = self.recorder.write_json(self._reproducer_name(example), reproducer_document(example, seed, replay))
+        path = self.recorder.write_json(self._reproducer_name(example), example_reproducer(example, seed, replay))
         return os.path.relpath(path)
 
     def finish(self, failure: BaseException | None = None, stopped: Judgement | None = None) -> Judgement:
@@ -146,9 +148,7 @@ class GeneratedRun:
         self.recorder.write_json(f"generated/{file_stem(self.test_id)}.json", log, indent=1)
         extra = {"generated": {**self.tally.summary(), "seed": self.seed}}
         if stopped is not None:
-            examples = sum(self.tally.outcomes.values())
-            note = f"{stopped.note} ({examples} example{'s' if examples != 1 else ''} judged before)"
-            return Judgement(self.test_id, Verdict.NOT_RUN, note=note, extra=extra)
+            return self._stopped_by_death(stopped, extra)
         if failure is not None and not self.tally.finals:  # not the server's failure: Hypothesis, or the suite
             note = f"the generated test stopped: {type(failure).__name__}: {failure}"
             return Judgement(self.test_id, Verdict.ERROR, note=note, extra={**extra, "outcome": Outcome.ERROR.value})
@@ -156,6 +156,26 @@ class GeneratedRun:
         if self.tally.finals:
             judgement.reproducer = os.path.relpath(self.recorder.run_dir / self._reproducer_name(self.tally.finals[-1]))
         return judgement
+
+    def _stopped_by_death(self, stopped: Judgement, extra: dict[str, Any]) -> Judgement:
+        """The server died: not run, unless an example of this test had failed first (maybe killing it).
+
+        Hypothesis stops at the death without shrinking, so the first failing example stands, unshrunk."""
+        examples = sum(self.tally.outcomes.values())
+        judged = f"{examples} example{'s' if examples != 1 else ''} judged before"
+        example = self.first_failure
+        if example is None:
+            return Judgement(self.test_id, Verdict.NOT_RUN, note=f"{stopped.note} ({judged})", extra=extra)
+        seed, replay = self.seed, self.replay_of(self.seed)
+        return Judgement(
+            self.test_id,
+            example.judgement.verdict,
+            list(example.judgement.violations),
+            list(example.judgement.judged),
+            note=f"{example.outcome.value} example, not shrunk: then {stopped.note} ({judged})",
+            reproducer=self._write_reproducer(example, seed, replay),
+            extra={**extra, "outcome": example.outcome.value},
+        )
 
 
 def is_final_example() -> bool:

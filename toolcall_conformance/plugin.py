@@ -454,9 +454,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- bad requests (tests/test_bad_requests.py)
-# Requests a server must refuse. Each test sends its own bad request and a valid follow-up (inputs/bad_requests.py,
-# judging/refusal.py) and
-# concludes through _conclude, like every test: results.json, reproducers, expectations, terminal summary.
+# Requests a server must refuse (inputs/bad_requests.py). Each test sends its own bad request and a valid
+# follow-up, judges them (judging/refusal.py) and concludes through _conclude, like every test: results.json,
+# reproducers, expectations, terminal summary.
 
 
 @pytest.fixture

@@ -16,11 +16,12 @@ die() { printf '[%s] error: %s\n' "$STEP_PREFIX" "$*" >&2; exit 1; }
 # pip prints one "Location ... is ignored" warning per package for configured wheel folders that lack it.
 _step_noise='^WARNING: Location .* is ignored|^Requirement already satisfied'
 
-# The last thing pip (or apt-get) said it is doing, for the heartbeat line.
+# The last thing pip (or apt-get) said it is doing in the step whose log section starts at line $1.
 _step_activity() {
     local last
-    last=$(grep -E '^(Collecting|Downloading|Installing|Building|Uninstalling|Attempting|Obtaining|Preparing|Get:[0-9]+|Unpacking|Setting up)' \
-        "$STEP_LOG" 2>/dev/null | tail -n 1)
+    last=$(sed -n "${1},\$p" "$STEP_LOG" 2>/dev/null \
+        | grep -E '^(Collecting|Downloading|Installing|Building|Uninstalling|Attempting|Obtaining|Preparing|Get:[0-9]+|Unpacking|Setting up)' \
+        | tail -n 1 || true)
     if [[ $last == "Installing collected packages: "* ]]; then
         local names=${last#Installing collected packages: }
         printf 'installing %d collected packages' "$(tr ',' '\n' <<<"$names" | wc -l)"
@@ -30,13 +31,13 @@ _step_activity() {
 }
 
 _step_heartbeat() {
-    local started=$1 parent=$2
+    local started=$1 parent=$2 section=$3
     local waited=0 activity
     while kill -0 "$parent" 2>/dev/null; do
         sleep 1  # short sleeps: a killed heartbeat leaves no sleeping child behind for long
         waited=$((waited + 1))
-        if ((waited % STEP_HEARTBEAT == 0)); then
-            activity=$(_step_activity)
+        if ((waited % STEP_HEARTBEAT == 0)) && kill -0 "$parent" 2>/dev/null; then
+            activity=$(_step_activity "$section")
             say "  ... $((SECONDS - started)) s${activity:+: $activity}"
         fi
     done
@@ -45,13 +46,15 @@ _step_heartbeat() {
 # What a finished pip step did, from its log section: ": 112 package(s) installed"; nothing for other tools.
 _step_outcome() {
     local section=$1 installed removed
-    installed=$(sed -n "${section},\$p" "$STEP_LOG" | grep -m1 '^Successfully installed ' | wc -w)
-    removed=$(sed -n "${section},\$p" "$STEP_LOG" | grep -c '^  Successfully uninstalled ' || true)
+    local text
+    text=$(sed -n "${section},\$p" "$STEP_LOG")
+    installed=$(grep -m1 '^Successfully installed ' <<<"$text" | wc -w || true)
+    removed=$(grep -c '^  Successfully uninstalled ' <<<"$text" || true)
     if ((installed > 2)); then
         printf ': %d package(s) installed' $((installed - 2))
     elif ((removed > 0)); then
         printf ': %d package(s) removed' "$removed"
-    elif sed -n "${section},\$p" "$STEP_LOG" | grep -q -e '^Requirement already satisfied' -e '^WARNING: Skipping'; then
+    elif grep -q -e '^Requirement already satisfied' -e '^WARNING: Skipping' <<<"$text"; then
         printf ': nothing to change'
     fi
 }
@@ -64,7 +67,7 @@ run_step() {
     section=$(($(wc -l <"$STEP_LOG") + 1))
     printf '\n== %s\n$ %s\n' "$title" "$*" >>"$STEP_LOG"
     say "$title"
-    _step_heartbeat "$started" $$ &
+    _step_heartbeat "$started" $$ "$section" &
     heartbeat=$!
     "$@" >>"$STEP_LOG" 2>&1 || status=$?
     kill "$heartbeat" 2>/dev/null || true

@@ -55,7 +55,7 @@ def _short_render(example: Example) -> str:
     return "\n".join(lines)
 
 
-def reproducer_document(example: Example, seed: int | str | None, replay: str) -> dict[str, Any]:
+def example_reproducer(example: Example, seed: int | str | None, replay: str) -> dict[str, Any]:
     """The reproducer file of a minimal failing example: tool set, keywords, request, curl line, response."""
     exchange = example.exchange
     return {

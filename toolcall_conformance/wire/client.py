@@ -63,9 +63,13 @@ def error_message(exchange: Exchange) -> str:
     body = exchange.json_body
     if isinstance(body, dict):
         error = body.get("error")
-        message = error.get("message") if isinstance(error, dict) else body.get("message") or body.get("detail")
-        if isinstance(message, str):
-            return message
+        for message in (
+            error.get("message") if isinstance(error, dict) else None,
+            body.get("message"),
+            body.get("detail"),
+        ):
+            if isinstance(message, str):
+                return message
     return exchange.raw.decode("utf-8", errors="replace")
 
 
