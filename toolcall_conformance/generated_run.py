@@ -146,7 +146,7 @@ class GeneratedRun:
         failure: what stopped the test, if it raised; stopped: the not-run judgement of a server's death."""
         log = log_document(self.test_id, self.tally, self.seed)
         self.recorder.write_json(f"generated/{file_stem(self.test_id)}.json", log, indent=1)
-        extra = {"generated": {**self.tally.summary(), "seed": self.seed}}
+        extra = self.tally.facts(self.seed)
         if stopped is not None:
             return self._stopped_by_death(stopped, extra)
         if failure is not None and not self.tally.finals:  # not the server's failure: Hypothesis, or the suite

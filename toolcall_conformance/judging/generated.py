@@ -258,6 +258,10 @@ class Tally:
         if final and example.failed:
             self.finals.append(example)
 
+    def facts(self, seed: int | str | None) -> dict[str, Any]:
+        """What a generated test's record carries about its examples (results.json's "generated")."""
+        return {"generated": {**self.summary(), "seed": seed}}
+
     def summary(self) -> dict[str, Any]:
         return {
             "examples": sum(self.outcomes.values()),
@@ -285,7 +289,7 @@ def generated_refused(tally: Tally) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def summary_judgement(test_id: str, tally: Tally, seed: int | str | None) -> Judgement:
     """One judgement for a whole generated test: its minimal failure if any, else refusals, else a pass."""
-    extra = {"generated": {**tally.summary(), "seed": seed}}
+    extra = tally.facts(seed)
     refusals = list(generated_refused.function(tally))
     judged = [*tally.judged, generated_refused.id]
     if tally.finals:

@@ -15,7 +15,7 @@ from typing import Any
 from ..inputs.strategies import Tool
 from ..jsontext import indent
 from ..judging.generated import Example, Outcome, Tally
-from .explain import curl_line, render, response_text
+from .explain import curl_line, exchange_lines, render
 from .results import violation_record
 
 
@@ -42,17 +42,9 @@ def explain(example: Example, seed: int | str | None, reproducer: str | None, re
 
 
 def _short_render(example: Example) -> str:
-    exchange = example.exchange
-    mode = "stream" if exchange.stream else "blocking"
     lines = [f"{example.judgement.test_id}: {example.outcome.value}: {example.judgement.note}"]
     lines += [violation.line() for violation in example.judgement.violations]
-    lines += [f"--- {mode} request, answered in {exchange.elapsed:.2f} s"]
-    if example.judgement.reproducer:
-        lines.append(f"Request JSON: {example.judgement.reproducer}")
-    lines += ["Reproduce with:", "  " + curl_line(exchange)]
-    if exchange.status is not None:
-        lines += ["Response:", indent(response_text(exchange))]
-    return "\n".join(lines)
+    return "\n".join([*lines, *exchange_lines(example.exchange, example.judgement.reproducer)])
 
 
 def example_reproducer(example: Example, seed: int | str | None, replay: str) -> dict[str, Any]:

@@ -31,8 +31,8 @@ def response_text(exchange: Exchange, limit: int = RESPONSE_SHOWN) -> str:
     if exchange.transport_error:
         return f"({exchange.transport_error.kind}: {exchange.transport_error.message})"
     text = exchange.raw.decode("utf-8", errors="replace")
-    cut = text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
-    return f"HTTP {exchange.status} {exchange.content_type}\n{cut}"
+    shown = text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+    return f"HTTP {exchange.status} {exchange.content_type}\n{shown}"
 
 
 def render(judgement: Judgement) -> str:
@@ -49,12 +49,17 @@ def render(judgement: Judgement) -> str:
     if judgement.note:
         lines.append(judgement.note)
     for exchange in judgement.exchanges:
-        mode = "stream" if exchange.stream else "blocking"
-        lines += ["", f"--- {mode} request, answered in {exchange.elapsed:.2f} s"]
-        if judgement.reproducer:
-            lines.append(f"Request JSON: {judgement.reproducer}")
-        lines += ["Reproduce with:", "  " + curl_line(exchange), "Response:", indent(response_text(exchange))]
+        lines += ["", *exchange_lines(exchange, judgement.reproducer)]
     return "\n".join(lines)
+
+
+def exchange_lines(exchange: Exchange, reproducer: str | None) -> list[str]:
+    """One exchange as a failure shows it: the request's mode and time, the reproducer, curl line, response."""
+    mode = "stream" if exchange.stream else "blocking"
+    lines = [f"--- {mode} request, answered in {exchange.elapsed:.2f} s"]
+    if reproducer:
+        lines.append(f"Request JSON: {reproducer}")
+    return [*lines, "Reproduce with:", "  " + curl_line(exchange), "Response:", indent(response_text(exchange))]
 
 
 def _summary(judgement: Judgement) -> str:
