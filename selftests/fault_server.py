@@ -31,6 +31,7 @@ from selftests.instances import Unsatisfiable, invalid_variant, valid_instance
 
 __all__ = [
     "BAD_REQUEST_FAULTS",
+    "BENIGN",
     "FAULTS",
     "ROBUSTNESS_FAULTS",
     "SCHEMA_FAULTS",
@@ -80,6 +81,18 @@ FAULTS: dict[str, str] = {
     "no-usage": "stream_options.include_usage is ignored",
     "chunk-id-changes": "every chunk has its own id",
     "content-type-json": "the stream is served as application/json",
+    "extra-choice": "a second choice (index 1) beside the first, in the body and in every chunk",
+    "created-millis": "created is in milliseconds",
+    "created-changes": "each chunk's created is one second later than the chunk before",
+    "model-changes": "the last chunk names another model",
+    "usage-total-wrong": "usage.total_tokens is one more than prompt_tokens + completion_tokens",
+    "usage-zero": "usage counts 0 prompt tokens and 0 completion tokens",
+    "usage-every-chunk": "with include_usage, every chunk carries the usage (vLLM's continuous_usage_stats)",
+    "usage-unrequested": "a stream ends with a usage chunk even without include_usage",
+    "content-after-finish": 'a chunk with content "." follows the chunk with the finish_reason',
+    "tool-index-from-1": "tool call indices count from 1",
+    "args-duplicate-key": 'arguments name their first key twice, a decoy value first: {"k": "decoy", "k": value, ...}',
+    "chunk-error-field": 'every chunk carries a vendor field "error": {"message": "none"}',
     # robustness
     "hang-before-headers": "completions hang (until stop) before any header is sent",
     "hang-mid-stream": "two events (blocking: half the body) then a stall until stop",
@@ -94,8 +107,20 @@ STREAM_ONLY_FAULTS = frozenset(
         "sse-garbage", "chunk-not-json", "no-done", "data-after-done", "role-twice", "role-missing",
         "finish-twice", "finish-missing", "missing-index", "repeat-name", "repeat-id", "id-changes",
         "name-changes", "type-missing", "no-usage", "chunk-id-changes", "content-type-json", "stream-blocking-drift",
+        "created-changes", "model-changes", "usage-every-chunk", "usage-unrequested", "content-after-finish",
+        "tool-index-from-1", "chunk-error-field",
     }
 )  # fmt: skip
+# Legal variations of the contract: a correct answer, said another way. No check may fire on any of them.
+BENIGN: dict[str, str] = {
+    "benign-vendor-fields": "fields OpenAI does not define, as vLLM and proxies add them, on every object and delta",
+    "benign-resplit": "arguments one character per delta, the first with the name, the last with the finish_reason",
+    "benign-sse-framing": "CRLF line ends, comment lines, id: and retry: fields, data: without its space",
+    "benign-ids": "ids in other servers' formats (vLLM, Mistral, Kimi K2, a bare UUID)",
+    "benign-tiny-writes": "every response written a few bytes at a time, splitting lines and characters",
+    "benign-charset": "content types with a charset parameter",
+    "benign-usage-null": '"usage": null on every chunk that has no usage to give',
+}
 ROBUSTNESS_FAULTS = frozenset(
     {
         "hang-before-headers", "hang-mid-stream", "reset-mid-stream", "truncated-json-body",
@@ -125,7 +150,7 @@ BAD_REQUEST_FAULTS: dict[str, str] = {
 FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 SCHEMA_URI = "urn:fault-server:parameters"
 
-ALL_FAULTS = {**FAULTS, **SCHEMA_FAULTS, **BAD_REQUEST_FAULTS}
+ALL_FAULTS = {**FAULTS, **SCHEMA_FAULTS, **BAD_REQUEST_FAULTS, **BENIGN}
 
 TRUNCATION_MAX_TOKENS = 8  # a max_tokens below this truncates the answer like a real model would
 HANG_SECONDS = 3600.0
@@ -513,7 +538,32 @@ def _uses_pattern(schema: Any) -> bool:
     return False
 
 
+def _args_duplicate_key(plan: Plan, request: ParsedRequest) -> None:
+    for call in plan.calls:
+        try:
+            arguments = json.loads(call.arguments)
+        except json.JSONDecodeError:  # already truncated
+            continue
+        if isinstance(arguments, dict) and arguments:
+            first = json.dumps(next(iter(arguments)), ensure_ascii=False)
+            call.arguments = "{" + first + ': "decoy", ' + call.arguments.lstrip()[1:]
+
+
+def _other_id_formats(plan: Plan, request: ParsedRequest) -> None:
+    """vLLM's, Mistral's (9 alphanumerics) and Kimi K2's (functions.NAME:INDEX) call ids, in turn."""
+    for index, call in enumerate(plan.calls):
+        digest = hashlib.sha256(f"{call.id}".encode()).hexdigest()
+        formats = (
+            "chatcmpl-tool-" + digest[:16],
+            (digest[:5] + digest[5:9].upper())[:9],
+            f"functions.{call.name}:{index}",
+        )
+        call.id = formats[index % 3]
+
+
 PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
+    "args-duplicate-key": _args_duplicate_key,
+    "benign-ids": _other_id_formats,
     "zero-calls": _zero_calls,
     "markup-instead-of-calls": _markup_instead_of_calls,
     "markup-in-content": _markup_in_content,
@@ -549,6 +599,37 @@ def completion_body(plan: Plan, request: ParsedRequest) -> dict[str, Any]:
     return {**_envelope(request, "chat.completion"), "choices": [choice], "usage": plan.usage(request)}
 
 
+VENDOR_TOP = {"prompt_token_ids": None, "kv_transfer_params": None, "x_trace": {"id": "t-1", "spans": [1, 2]}}
+VENDOR_CHOICE = {"stop_reason": None, "token_ids": None}
+VENDOR_MESSAGE = {"reasoning_content": None, "x_vendor": {"cached": True}}
+VENDOR_CALL = {"x_vendor": None}
+
+
+def _change_usage(usage: dict[str, int], fault: str) -> None:
+    if fault == "usage-total-wrong":
+        usage["total_tokens"] += 1
+    elif fault == "usage-zero":
+        usage.update(prompt_tokens=0, completion_tokens=0, total_tokens=0)
+
+
+def _body_fault(completion: dict[str, Any], fault: str) -> None:
+    """The faults (and legal variations) of a blocking body that are no plan faults."""
+    choice = completion["choices"][0]
+    if fault == "extra-choice":
+        completion["choices"].append({**choice, "index": 1})
+    elif fault == "created-millis":
+        completion["created"] *= 1000
+    elif fault == "benign-vendor-fields":
+        completion.update(VENDOR_TOP)
+        choice.update(VENDOR_CHOICE)
+        choice["message"].update(VENDOR_MESSAGE)
+        for call in choice["message"].get("tool_calls", []):
+            call.update(VENDOR_CALL)
+    elif fault == "benign-ids":
+        completion["id"] = str(uuid.uuid4())
+    _change_usage(completion["usage"], fault)
+
+
 def _envelope(request: ParsedRequest, kind: str) -> dict[str, Any]:
     return {"id": "chatcmpl-" + uuid.uuid4().hex, "object": kind, "created": int(time.time()), "model": request.model}
 
@@ -562,8 +643,9 @@ def _call_json(call: Call) -> dict[str, Any]:
 # --- rendering: streaming -----------------------------------------------------------------------
 
 
-def stream_chunks(plan: Plan, request: ParsedRequest) -> list[dict[str, Any]]:
-    """The chat.completion.chunk objects of a streamed answer, in order."""
+def stream_chunks(plan: Plan, request: ParsedRequest, *, with_usage: bool | None = None) -> list[dict[str, Any]]:
+    """The chat.completion.chunk objects of a streamed answer, in order; with_usage: end with a usage chunk
+    (default: when the request asks for one)."""
     envelope = _envelope(request, "chat.completion.chunk")
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
@@ -579,7 +661,7 @@ def stream_chunks(plan: Plan, request: ParsedRequest) -> list[dict[str, Any]]:
         pieces = _split(call.arguments)
         chunks += [chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]}) for p in pieces]
     chunks.append(chunk({}, plan.finish_reason))
-    if request.include_usage:
+    if request.include_usage if with_usage is None else with_usage:
         chunks.append({**envelope, "choices": [], "usage": plan.usage(request)})
     return chunks
 
@@ -691,7 +773,124 @@ def _drop_object(chunks: list[dict], request: ParsedRequest) -> None:
         chunk.pop("object", None)
 
 
+def _extra_choice(chunks: list[dict], request: ParsedRequest) -> None:
+    for chunk in chunks:
+        chunk["choices"] += [{**choice, "index": 1} for choice in chunk["choices"]]
+
+
+def _set_created(change: Callable[[int, int], int]) -> Callable[[list[dict], ParsedRequest], None]:
+    def fault(chunks: list[dict], request: ParsedRequest) -> None:
+        for position, chunk in enumerate(chunks):
+            chunk["created"] = change(chunk["created"], position)
+
+    return fault
+
+
+def _model_changes(chunks: list[dict], request: ParsedRequest) -> None:
+    chunks[-1]["model"] = chunks[-1]["model"] + "-other"
+
+
+def _usage_chunks(fault: str) -> Callable[[list[dict], ParsedRequest], None]:
+    def change(chunks: list[dict], request: ParsedRequest) -> None:
+        for chunk in chunks:
+            if chunk.get("usage"):
+                _change_usage(chunk["usage"], fault)
+
+    return change
+
+
+def _usage_every_chunk(chunks: list[dict], request: ParsedRequest) -> None:
+    if chunks[-1].get("usage"):
+        for chunk in chunks[:-1]:
+            chunk["usage"] = dict(chunks[-1]["usage"])
+
+
+def _content_after_finish(chunks: list[dict], request: ParsedRequest) -> None:
+    finishing = _finishing_index(chunks)
+    after = json.loads(json.dumps(chunks[finishing]))
+    after["choices"][0].update(delta={"content": "."}, finish_reason=None)
+    chunks.insert(finishing + 1, after)
+
+
+def _tool_index_from_1(chunks: list[dict], request: ParsedRequest) -> None:
+    for delta, _ in _tool_deltas(chunks):
+        delta["index"] += 1
+
+
+def _chunk_error_field(chunks: list[dict], request: ParsedRequest) -> None:
+    for chunk in chunks:
+        chunk["error"] = {"message": "none"}
+
+
+def _vendor_fields(chunks: list[dict], request: ParsedRequest) -> None:
+    for chunk in chunks:
+        chunk.update(VENDOR_TOP)
+        for choice in chunk["choices"]:
+            choice.update(VENDOR_CHOICE)
+            choice["delta"]["reasoning_content"] = None
+            for delta in choice["delta"].get("tool_calls", []):
+                delta.update(VENDOR_CALL)
+
+
+def _resplit(chunks: list[dict], request: ParsedRequest) -> None:
+    """The same answer cut differently: content "" with the role, arguments one character per delta (the first
+    with the call's name and id), the finish_reason on the last delta, system_fingerprint on the last chunk only."""
+    envelope = {key: value for key, value in chunks[0].items() if key != "choices"}
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {**envelope, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+
+    content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    calls: dict[int, dict[str, Any]] = {}
+    for delta, opens in _tool_deltas(chunks):
+        if opens:
+            calls[delta["index"]] = {**delta, "function": dict(delta["function"])}
+        else:
+            calls[delta["index"]]["function"]["arguments"] += delta["function"]["arguments"]
+    finish = chunks[_finishing_index(chunks)]["choices"][0]["finish_reason"]
+    rest = [c for c in chunks if not c["choices"]]  # the usage chunk
+    cut = [chunk({"role": "assistant", "content": ""})] + [chunk({"content": letter}) for letter in content]
+    for index, call in calls.items():
+        arguments = call["function"]["arguments"]
+        first = {**call, "function": {"name": call["function"]["name"], "arguments": arguments[:1]}}
+        cut.append(chunk({"tool_calls": [first]}))
+        cut += [
+            chunk({"tool_calls": [{"index": index, "function": {"arguments": letter}}]}) for letter in arguments[1:]
+        ]
+    if len(cut) > 1:
+        cut[-1]["choices"][0]["finish_reason"] = finish
+    else:
+        cut.append(chunk({}, finish))
+    cut[-1]["system_fingerprint"] = "fp-benign"
+    chunks[:] = cut + rest
+
+
+def _usage_null(chunks: list[dict], request: ParsedRequest) -> None:
+    for chunk in chunks:
+        chunk.setdefault("usage", None)
+
+
+def _bare_uuid_ids(chunks: list[dict], request: ParsedRequest) -> None:
+    completion_id = str(uuid.uuid4())
+    for chunk in chunks:
+        chunk["id"] = completion_id
+
+
 CHUNK_FAULTS: dict[str, Callable[[list[dict], ParsedRequest], None]] = {
+    "extra-choice": _extra_choice,
+    "created-millis": _set_created(lambda created, position: created * 1000),
+    "created-changes": _set_created(lambda created, position: created + position),
+    "model-changes": _model_changes,
+    "usage-total-wrong": _usage_chunks("usage-total-wrong"),
+    "usage-zero": _usage_chunks("usage-zero"),
+    "usage-every-chunk": _usage_every_chunk,
+    "content-after-finish": _content_after_finish,
+    "tool-index-from-1": _tool_index_from_1,
+    "chunk-error-field": _chunk_error_field,
+    "benign-vendor-fields": _vendor_fields,
+    "benign-resplit": _resplit,
+    "benign-usage-null": _usage_null,
+    "benign-ids": _bare_uuid_ids,
     "envelope-missing-object": _drop_object,
     "role-twice": _role_twice,
     "role-missing": _role_missing,
@@ -711,13 +910,28 @@ EVENT_FAULTS: dict[str, Callable[[list[str]], None]] = {
     "chunk-not-json": lambda events: events.insert(1, "data: {not json\n\n"),
     "no-done": lambda events: events.pop(),
     "data-after-done": lambda events: events.append(events[-2]),
+    "benign-sse-framing": lambda events: events.__setitem__(slice(None), _reframed(events)),
 }
+
+
+def _reframed(events: list[str]) -> list[str]:
+    """The same events with CRLF line ends, a comment before every other event, id: and retry: fields, and data
+    lines without the optional space after the colon."""
+    framed = []
+    for number, event in enumerate(events):
+        data = event.strip("\n").removeprefix("data: ")
+        comment = ": keep-alive\r\n" if number % 2 == 0 else ""
+        retry = "retry: 3000\r\n" if number == 0 else ""
+        framed.append(f"{comment}{retry}id: {number}\r\ndata:{data}\r\n\r\n")
+    return framed
+
+
 DONE_EVENT = "data: [DONE]\n\n"
 
 
 def stream_events(plan: Plan, request: ParsedRequest, fault: str) -> list[str]:
     """The server-sent events of a streamed answer, fault applied."""
-    chunks = stream_chunks(plan, request)
+    chunks = stream_chunks(plan, request, with_usage=request.include_usage or fault == "usage-unrequested")
     CHUNK_FAULTS.get(fault, lambda chunks, request: None)(chunks, request)
     events = [f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n" for chunk in chunks] + [DONE_EVENT]
     EVENT_FAULTS.get(fault, lambda events: None)(events)
@@ -834,6 +1048,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_completion(completion_body(plan, request), fault)
 
     def _send_completion(self, completion: dict[str, Any], fault: str) -> None:
+        _body_fault(completion, fault)
         if fault == "envelope-missing-object":
             completion.pop("object")
         data = json.dumps(completion, ensure_ascii=False).encode()
@@ -844,16 +1059,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             self._break_off(fault)
             return
-        self._send_bytes(200, "application/json", data)
+        content_type = "application/json; charset=utf-8" if fault == "benign-charset" else "application/json"
+        self._start(200, content_type, length=len(data))
+        for piece in _pieces(data, fault):
+            self.wfile.write(piece)
+            self.wfile.flush()
 
     def _send_stream(self, events: list[str], fault: str) -> None:
-        content_type = "application/json" if fault == "content-type-json" else "text/event-stream"
-        self._start(200, content_type, length=None)
+        content_type = {"content-type-json": "application/json", "benign-charset": "text/event-stream; charset=utf-8"}
+        self._start(200, content_type.get(fault, "text/event-stream"), length=None)
         for number, event in enumerate(events):
             if number == 2 and fault in ("hang-mid-stream", "reset-mid-stream"):
                 self._break_off(fault)
                 return
-            self._write_chunk(event.encode())
+            for piece in _pieces(event.encode(), fault):
+                self._write_chunk(piece)
         self._write_chunk(b"")
 
     def _break_off(self, fault: str) -> None:
@@ -891,6 +1111,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_error(self, status: int, kind: str, message: str) -> None:
         self._send_json(status, _error_body(status, kind, message))
+
+
+def _pieces(data: bytes, fault: str) -> list[bytes]:
+    """The data as one write, or for benign-tiny-writes in writes of 1 to 7 bytes (UTF-8 characters split too)."""
+    if fault != "benign-tiny-writes":
+        return [data]
+    pieces, start = [], 0
+    for size in itertools.cycle(range(1, 8)):
+        if start >= len(data):
+            return pieces
+        pieces.append(data[start : start + size])
+        start += size
+    return pieces
 
 
 class _HTTPServer(ThreadingHTTPServer):

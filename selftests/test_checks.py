@@ -1,6 +1,7 @@
 """Checks and validators on hand-made exchanges: the message names the call, the pointer, wanted and got."""
 
 import json
+import time
 
 from toolcall_conformance.inputs.cases import Case, ToolSet
 from toolcall_conformance.judging.checks import Level, all_checks, run_checks
@@ -30,7 +31,7 @@ def _blocking(calls: list[dict], finish: str = "tool_calls", content: str | None
     body = {
         "id": "x",
         "object": "chat.completion",
-        "created": 1,
+        "created": int(time.time()),
         "model": "m",
         "choices": [
             {
@@ -128,9 +129,9 @@ def test_absurdly_nested_or_nan_json_is_a_named_violation_not_a_crash():
     assert _failed(_blocking([_call("get_forecast", deep)])) == {"args.json"}
     assert _failed(_blocking([_call("get_forecast", '{"city": "A", "days": NaN}')])) == {"args.json"}
     exchange = Exchange(url="u", request={"tools": list(TOOLS)}, stream=False, status=200, raw=deep.encode())
-    from toolcall_conformance.wire.client import _parse
+    from toolcall_conformance.wire.client import parse_response
 
-    _parse(exchange)
+    parse_response(exchange)
     assert [v.check for v in run_checks(Case(TOOLSET, "blocking", "required"), exchange)[1]] == ["http.json"]
 
 

@@ -23,7 +23,7 @@ from toolcall_conformance.judging.refusal import judge_refusal
 from toolcall_conformance.judging.verdict import Verdict
 from toolcall_conformance.reporting.explain import curl_line, reproducer_document
 from toolcall_conformance.settings import OPTIONS, Settings
-from toolcall_conformance.wire.client import TRANSPORT_CONNECT, Exchange, TransportError, _parse
+from toolcall_conformance.wire.client import TRANSPORT_CONNECT, Exchange, TransportError, parse_response
 
 SCHEMA_FILE = BAD_REQUESTS_FILE.with_name("bad-requests.schema.json")
 CASES = {case.id: case for case in bad_requests()}
@@ -82,7 +82,7 @@ def answered(status: int, body: Any, *, sent: bytes | None = None) -> Exchange:
     exchange = Exchange(url="http://127.0.0.1:1/v1/chat/completions", request={}, stream=False, sent=sent)
     exchange.status, exchange.raw = status, json.dumps(body).encode()
     exchange.headers = {"content-type": "application/json"}
-    _parse(exchange)
+    parse_response(exchange)
     return exchange
 
 

@@ -15,6 +15,7 @@ commands:
   serve                       serve the embedded target's tiny model with vLLM on loopback until Ctrl-C
   build-model DEST            write the embedded target's tiny model folder
   benchmark                   the suite against a plain concurrent client on the same server
+  contract [--check]          the contract's coverage map as a table; --check: does it match the suite?
 
 `python -m toolcall_conformance COMMAND --help` tells a command's options."""
 
@@ -27,6 +28,7 @@ COMMANDS = {
     "serve": "target.__main__",
     "build-model": "target.__main__",
     "benchmark": "benchmark",
+    "contract": "contract",
 }
 TAKES_ITS_NAME = frozenset({"serve", "build-model"})
 

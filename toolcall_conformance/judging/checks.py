@@ -12,11 +12,12 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -29,13 +30,15 @@ from .verdict import Judgement, Level, Verdict, Violation, transport_judgement, 
 
 OPENAI_CHAT = "OpenAI API reference, Chat Completions"
 OPENAI_STREAM = "OpenAI API reference, chat completion chunk object"
+SDK_TYPES = "openai-python types (openai/types/chat, openai/types/completion_usage.py)"
+RFC_JSON = "RFC 8259 (JSON), section 4"
 OPENAI_FUNCTION_CALLING = "OpenAI function-calling guide"
 WHATWG_SSE = "WHATWG HTML, server-sent events"
 JSON_SCHEMA = "JSON Schema 2020-12 (validation with formats)"
 MAX_PROBLEMS_SHOWN = 3
 ERROR_SHOWN = 300  # characters of an error answer's message
 # Every module that defines checks; all_checks() imports each of them.
-CHECK_MODULES = ("checks", "refusal", "generated")  # of this package, judging/
+CHECK_MODULES = ("checks", "sdk", "refusal", "generated")  # of this package, judging/
 
 
 class Subject(StrEnum):
@@ -62,6 +65,13 @@ class Observation:
     @property
     def tools(self) -> list[dict[str, Any]]:
         return list(self.exchange.request.get("tools") or [])
+
+    @cached_property
+    def sdk(self) -> Any:
+        """What openai-python makes of this answer (sdk.SdkView), worked out once for the sdk.* checks."""
+        from .sdk import sdk_view
+
+        return sdk_view(self.exchange)
 
 
 CheckFunction = Callable[[Any], Iterable[Violation]]
@@ -283,8 +293,7 @@ def envelope_chunk_schema(seen: Observation) -> Iterator[str]:
 @check(
     "stream.chunk-id",
     rule="All chunks of one stream carry the same id.",
-    source=OPENAI_STREAM,
-    level=Level.SHOULD,
+    source=SDK_TYPES + ": ChatCompletionChunk.id",
     modes=("stream",),
 )
 def stream_chunk_id(seen: Observation) -> Iterator[str]:
@@ -406,6 +415,192 @@ def stream_usage(seen: Observation) -> Iterator[str]:
         yield f"{len(stream.usage_chunks)} usage chunks"
     elif stream.chunks and stream.usage_chunks[0] != stream.chunks[-1][0]:
         yield f"the usage chunk (event {stream.usage_chunks[0]}) is not the last chunk"
+
+
+@check(
+    "stream.chunk-created",
+    rule="All chunks of one stream carry the same created timestamp.",
+    source=SDK_TYPES + ": ChatCompletionChunk.created",
+    modes=("stream",),
+)
+def stream_chunk_created(seen: Observation) -> Iterator[str]:
+    distinct = list(dict.fromkeys(repr(value) for _, value in _stream(seen).chunk_created))
+    if len(distinct) > 1:
+        yield f"{len(distinct)} different created values: {', '.join(distinct[:3])}"
+
+
+@check(
+    "stream.chunk-model",
+    rule="All chunks of one stream name the same model.",
+    source=SDK_TYPES + ": ChatCompletionChunk.model (one completion, one model)",
+    level=Level.SHOULD,
+    modes=("stream",),
+)
+def stream_chunk_model(seen: Observation) -> Iterator[str]:
+    models = [(position, model) for position, model in _stream(seen).chunk_models if model is not None]
+    changed = [(position, model) for position, model in models if model != models[0][1]]
+    if changed:
+        yield f"model {shorten(models[0][1])} in event {models[0][0]}, {shorten(changed[0][1])} in event {changed[0][0]}"
+
+
+CLOCK_TOLERANCE = 86_400  # seconds: a server's clock a day off is broken; milliseconds are 50,000 years off
+
+
+@check(
+    "envelope.created-seconds",
+    rule="created is the Unix time in seconds of the completion (within a day of the client's clock).",
+    source=SDK_TYPES + ": ChatCompletion.created, ChatCompletionChunk.created",
+)
+def envelope_created_seconds(seen: Observation) -> Iterator[str]:
+    values = (
+        [value for _, value in _stream(seen).chunk_created]
+        if seen.exchange.stream
+        else [seen.exchange.json_body.get("created")]
+        if isinstance(seen.exchange.json_body, dict)
+        else []
+    )
+    now = time.time()
+    for value in dict.fromkeys(v for v in values if isinstance(v, int | float) and not isinstance(v, bool)):
+        if abs(value - now) > CLOCK_TOLERANCE:
+            hint = " (milliseconds?)" if abs(value / 1000 - now) <= CLOCK_TOLERANCE else ""
+            yield f"created is {value}{hint}: {time.strftime('%Y-%m-%d', time.gmtime(min(value, 2**33)))} UTC by Unix seconds, not within a day of now"
+
+
+@check(
+    "envelope.choice-count",
+    rule="A blocking answer holds n choices (1 when n is not given), numbered 0 to n - 1 in order.",
+    source=SDK_TYPES + ": ChatCompletion.choices, Choice.index",
+    modes=("blocking",),
+)
+def envelope_choice_count(seen: Observation) -> Iterator[str]:
+    body = seen.exchange.json_body
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list):
+        return  # envelope.schema says what is wrong with it
+    wanted = _choices_wanted(seen)
+    indices = [choice.get("index") if isinstance(choice, dict) else None for choice in choices]
+    if len(choices) != wanted:
+        yield f"{len(choices)} choices for n={wanted}, with indices {indices}"
+    elif indices != list(range(wanted)):
+        yield f"choice indices are {indices}, not {list(range(wanted))}"
+
+
+def _choices_wanted(seen: Observation) -> int:
+    n = seen.exchange.request.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+
+
+@check(
+    "stream.choice-index",
+    rule="A chunk holds at most one entry per choice, each with an index below n (0 when n is not given).",
+    source=SDK_TYPES + ": ChatCompletionChunk.choices, Choice.index",
+    modes=("stream",),
+)
+def stream_choice_index(seen: Observation) -> Iterator[str]:
+    wanted = _choices_wanted(seen)
+    if wanted > 1:
+        return  # the suite asks for one choice; several would need a reassembly per choice
+    others = _stream(seen).other_choices
+    if others:
+        where = ", ".join(f"event {position}: index {shorten(index)}" for position, index in others[:3])
+        yield f"{len(others)} choice entr{'y' if len(others) == 1 else 'ies'} beside the one choice of index 0 ({where})"
+
+
+@check(
+    "stream.after-finish",
+    rule="Once a choice has its finish_reason, no later chunk adds to that choice's message.",
+    source=SDK_TYPES + ": Choice.finish_reason (the reason the model stopped generating tokens)",
+    modes=("stream",),
+)
+def stream_after_finish(seen: Observation) -> Iterator[str]:
+    stream = _stream(seen)
+    if stream.after_finish:
+        finished = stream.finish_reasons[0][0]
+        yield f"{len(stream.after_finish)} chunk(s) after the finish_reason of event {finished} add to the message, first event {stream.after_finish[0]}"
+
+
+@check(
+    "stream.tool-index-order",
+    rule="Tool call indices count from 0 in the order the calls begin: each new call takes the next index.",
+    source=SDK_TYPES + ": ChoiceDeltaToolCall.index; openai-python accumulates deltas by list position",
+    modes=("stream",),
+)
+def stream_tool_index_order(seen: Observation) -> Iterator[str]:
+    order = _stream(seen).index_order
+    if order != list(range(len(order))):
+        yield f"tool calls began with indices {order}, not {list(range(len(order)))}"
+
+
+@check(
+    "stream.usage-only-last",
+    rule="With include_usage, every chunk but the last has a null usage (the last one holds the request's usage).",
+    source=SDK_TYPES + ": ChatCompletionChunk.usage",
+    modes=("stream",),
+    applies=lambda case: case.include_usage,
+)
+def stream_usage_only_last(seen: Observation) -> Iterator[str]:
+    stream = _stream(seen)
+    last = stream.chunks[-1][0] if stream.chunks else None
+    early = [position for position, _ in stream.usages if position != last]
+    if early:
+        yield f"{len(early)} chunk(s) before the last carry a usage, first event {early[0]}"
+
+
+@check(
+    "stream.usage-unrequested",
+    rule="Without include_usage, no chunk carries a usage.",
+    source=SDK_TYPES + ": ChatCompletionChunk.usage (only present when include_usage is set)",
+    modes=("stream",),
+    applies=lambda case: not case.include_usage,
+)
+def stream_usage_unrequested(seen: Observation) -> Iterator[str]:
+    usages = _stream(seen).usages
+    if usages:
+        yield f"{len(usages)} chunk(s) carry a usage that was not asked for, first event {usages[0][0]}"
+
+
+def _usages(seen: Observation) -> list[tuple[str, Any]]:
+    """Each usage object of an answer, with where it was: the blocking body's, or each chunk's."""
+    if seen.exchange.stream:
+        return [(f"event {position}", usage) for position, usage in _stream(seen).usages]
+    body = seen.exchange.json_body
+    usage = body.get("usage") if isinstance(body, dict) else None
+    return [("the body", usage)] if usage is not None else []
+
+
+def _count(usage: Any, name: str) -> int | None:
+    value = usage.get(name) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@check(
+    "usage.total",
+    rule="usage.total_tokens is prompt_tokens + completion_tokens.",
+    source=SDK_TYPES + ": CompletionUsage.total_tokens",
+)
+def usage_total(seen: Observation) -> Iterator[str]:
+    for where, usage in _usages(seen):
+        prompt, completion, total = (
+            _count(usage, name) for name in ("prompt_tokens", "completion_tokens", "total_tokens")
+        )
+        if None not in (prompt, completion, total) and total != prompt + completion:
+            yield f"usage in {where}: total_tokens {total} != prompt_tokens {prompt} + completion_tokens {completion}"
+
+
+@check(
+    "usage.nonzero",
+    rule="usage counts the prompt's tokens (at least one) and, when the answer holds anything, the completion's.",
+    source=SDK_TYPES + ": CompletionUsage.prompt_tokens, .completion_tokens",
+    level=Level.SHOULD,
+)
+def usage_nonzero(seen: Observation) -> Iterator[str]:
+    produced = bool(seen.answer.calls or seen.answer.content)
+    for where, usage in _usages(seen):
+        prompt, completion = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
+        if prompt == 0:
+            yield f"usage in {where}: prompt_tokens is 0 for a prompt of {len(seen.exchange.request.get('messages') or [])} message(s)"
+        if completion == 0 and produced:
+            yield f"usage in {where}: completion_tokens is 0, yet the answer holds {len(seen.answer.calls)} call(s)"
 
 
 def _stream(seen: Observation) -> Any:
@@ -573,6 +768,36 @@ def _argument_problems(call: Call, tools: list[dict[str, Any]]) -> Iterator[tupl
         yield f"{call.label()} {found.describe()}", {"call": call.position, "pointer": found.pointer}
     if len(problems) > MAX_PROBLEMS_SHOWN:
         yield f"{call.label()}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more schema problems", {}
+
+
+class _DuplicateKeys(list):
+    """The object_pairs_hook that notes every name an object repeats (json.loads keeps only the last)."""
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [name for name, _ in pairs]
+        if len(set(names)) != len(names):
+            self.extend(name for name, count in Counter(names).items() if count > 1)
+        return dict(pairs)
+
+
+@check(
+    "args.unique-keys",
+    rule="The names within each object of the arguments are unique.",
+    source=RFC_JSON + " (names SHOULD be unique; parsers disagree on which value wins)",
+    level=Level.SHOULD,
+    judges_truncated=False,
+)
+def args_unique_keys(seen: Observation) -> Iterator[str]:
+    for call in seen.answer.calls:
+        if not isinstance(call.arguments, str) or call.arguments.count('"') < 4:
+            continue  # no room for two names: nothing to repeat
+        repeated = _DuplicateKeys()
+        try:
+            json.loads(call.arguments, object_pairs_hook=repeated)
+        except (ValueError, RecursionError):
+            continue  # args.json judges it
+        if repeated:
+            yield f"{call.label()}: arguments repeat the name(s) {sorted(set(repeated))}; which value counts depends on the parser"
 
 
 # ---------------------------------------------------------------- streamed against blocking

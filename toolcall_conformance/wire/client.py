@@ -142,7 +142,7 @@ async def _complete(http: httpx.AsyncClient, exchange: Exchange, api_key: str, t
             TRANSPORT_BROKEN, f"connection broke: {type(exc).__name__}: {exc or 'no detail'} ({_progress(exchange)})"
         )
     exchange.elapsed = time.monotonic() - clock
-    _parse(exchange)
+    parse_response(exchange)
     return exchange
 
 
@@ -173,7 +173,8 @@ def _progress(exchange: Exchange) -> str:
     return f"after HTTP {exchange.status} and {len(exchange.raw)} bytes"
 
 
-def _parse(exchange: Exchange) -> None:
+def parse_response(exchange: Exchange) -> None:
+    """Fill in the parsed forms of a received answer: its events, or its JSON body (or why it is none)."""
     if exchange.status is None:
         return
     if exchange.stream and exchange.status == 200:

@@ -82,6 +82,12 @@ class Reassembly:
     deltas_without_index: list[int] = field(default_factory=list)
     usage_chunks: list[int] = field(default_factory=list)
     chunk_ids: list[Any] = field(default_factory=list)
+    chunk_created: list[tuple[int, Any]] = field(default_factory=list)
+    chunk_models: list[tuple[int, Any]] = field(default_factory=list)
+    usages: list[tuple[int, Any]] = field(default_factory=list)  # every chunk's non-null usage
+    other_choices: list[tuple[int, Any]] = field(default_factory=list)  # choices other than one index 0 per chunk
+    after_finish: list[int] = field(default_factory=list)  # chunks whose delta says something after finish_reason
+    index_order: list[int] = field(default_factory=list)  # tool call indices in the order they first appeared
 
     @property
     def finish_reason(self) -> Any:
@@ -114,13 +120,33 @@ def reassemble(events: list[SseEvent]) -> Reassembly:
         if not isinstance(chunk, dict):
             continue
         result.chunk_ids.append(chunk.get("id"))
+        result.chunk_created.append((position, chunk.get("created")))
+        result.chunk_models.append((position, chunk.get("model")))
         choices = chunk.get("choices")
-        if choices == [] and chunk.get("usage"):
-            result.usage_chunks.append(position)
+        if chunk.get("usage") is not None:
+            result.usages.append((position, chunk["usage"]))
+            if choices == [] and chunk["usage"]:
+                result.usage_chunks.append(position)
+        first_seen = False
         for choice in choices if isinstance(choices, list) else []:
-            if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                last_index = _fold_choice(result, position, choice, last_index)
+            index = choice.get("index", 0) if isinstance(choice, dict) else None
+            if index != 0 or first_seen:
+                result.other_choices.append((position, index))
+                continue
+            first_seen = True
+            if result.finish_reasons and _says_something(choice.get("delta")):
+                result.after_finish.append(position)
+            last_index = _fold_choice(result, position, choice, last_index)
     return result
+
+
+def _says_something(delta: Any) -> bool:
+    """Whether a delta carries anything a client would add to the answer."""
+    if not isinstance(delta, dict):
+        return False
+    return any(
+        delta.get(key) not in (None, "", []) for key in ("role", "content", "refusal", "tool_calls", "function_call")
+    )
 
 
 def _fold_choice(result: Reassembly, position: int, choice: dict[str, Any], last_index: int | None) -> int | None:
@@ -150,6 +176,7 @@ def _fold_tool_delta(result: Reassembly, position: int, delta: dict[str, Any], l
     call = result.calls.get(index)
     if call is None:
         call = result.calls[index] = StreamedCall(index=index, first_chunk=position)
+        result.index_order.append(index)
     if "id" in delta and delta["id"] is not None:
         call.ids.append((position, delta["id"]))
     if "type" in delta and delta["type"] is not None:

@@ -1,0 +1,205 @@
+"""The view of the people the suite protects: what openai-python makes of an answer.
+
+Each answer is replayed, byte for byte as it came, through a real `openai.OpenAI` client whose HTTP transport
+returns the recorded response: a blocking answer through `client.chat.completions.create(...)`, a stream through
+`client.chat.completions.stream(...)`, the SDK's own SSE decoding and chunk accumulation
+(`ChatCompletionStreamState`). Then the tool calls are read as an agent reads them. Nothing goes on the network.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import httpx
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from pydantic import ValidationError
+
+from ..wire.client import Exchange
+from .checks import Observation, check
+from .schema import shorten
+
+SDK = f"openai-python {openai.__version__}"
+_HOP_BY_HOP = ("content-length", "content-encoding", "transfer-encoding", "connection")
+
+
+@dataclass(frozen=True)
+class SdkCall:
+    """A tool call as an agent on the SDK reads it: tool_call.id, .function.name, .function.arguments."""
+
+    id: Any
+    name: Any
+    arguments: Any
+
+
+@dataclass(frozen=True)
+class SdkView:
+    """The SDK's outcome for one answer: the calls it ends up with, or what it raised or could not be read."""
+
+    calls: tuple[SdkCall, ...] = ()
+    raised: str | None = None  # the SDK's exception, as "Type: message"
+    unreadable: str | None = None  # an agent's read of the SDK's object failed
+
+    @property
+    def failure(self) -> str | None:
+        return self.raised or self.unreadable
+
+
+class _Replay(threading.local):
+    """The response the replaying transport gives back; one per thread, so parallel judging stays apart."""
+
+    exchange: Exchange | None = None
+
+    def respond(self, request: httpx.Request) -> httpx.Response:
+        exchange = self.exchange
+        assert exchange is not None, "the replay client answers only during sdk_view()"
+        headers = {name: value for name, value in exchange.headers.items() if name not in _HOP_BY_HOP}
+        return httpx.Response(exchange.status or 200, headers=headers, content=exchange.raw, request=request)
+
+
+_REPLAY = _Replay()
+
+
+@cache
+def _client() -> openai.OpenAI:
+    transport = httpx.MockTransport(_REPLAY.respond)
+    return openai.OpenAI(
+        api_key="sdk-view",
+        base_url="http://sdk-view.invalid/v1",
+        max_retries=0,
+        http_client=httpx.Client(transport=transport),
+    )
+
+
+@cache
+def _parameters(method_name: str) -> frozenset[str]:
+    method = getattr(_client().chat.completions, method_name)
+    return frozenset(inspect.signature(method).parameters) - {"extra_body", "extra_headers", "extra_query", "timeout"}
+
+
+def _arguments_for(method_name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The request as keyword arguments of the SDK method; what the SDK has no parameter for goes in extra_body."""
+    known = _parameters(method_name)
+    given = {"model": "", "messages": [], **{key: value for key, value in body.items() if key != "stream"}}
+    arguments = {key: value for key, value in given.items() if key in known}
+    extra = {key: value for key, value in given.items() if key not in known}
+    return {**arguments, "extra_body": extra} if extra else arguments
+
+
+def sdk_view(exchange: Exchange) -> SdkView:
+    """Replay one recorded answer through openai-python and read its tool calls as an agent would."""
+    _REPLAY.exchange = exchange
+    try:
+        if exchange.stream:
+            with _client().chat.completions.stream(**_arguments_for("stream", exchange.request)) as stream:
+                for _event in stream:
+                    pass
+                completion: Any = stream.get_final_completion()
+        else:
+            completion = _client().chat.completions.create(**_arguments_for("create", exchange.request))
+    except Exception as error:  # whatever the SDK raises on this answer is what an agent would get
+        return SdkView(raised=f"{type(error).__name__}: {shorten(str(error), 200)}")
+    finally:
+        _REPLAY.exchange = None
+    return _read(completion)
+
+
+def _read(completion: Any) -> SdkView:
+    """completion.choices[0].message.tool_calls, each call's id, function.name and function.arguments."""
+    reading = "completion.choices[0].message.tool_calls"
+    try:
+        tool_calls = completion.choices[0].message.tool_calls or []
+        calls = []
+        for position, tool_call in enumerate(tool_calls):
+            reading = f"tool_calls[{position}].id, .function.name, .function.arguments"
+            calls.append(SdkCall(tool_call.id, tool_call.function.name, tool_call.function.arguments))
+    except (AttributeError, IndexError, KeyError, TypeError) as error:
+        return SdkView(unreadable=f"reading {reading}: {type(error).__name__}: {shorten(str(error), 200)}")
+    return SdkView(calls=tuple(calls))
+
+
+def _decoded(arguments: Any) -> str:
+    """Arguments as compared: decoded JSON, key order aside; raw text when they are no JSON."""
+    if isinstance(arguments, str):
+        try:
+            return "json " + json.dumps(json.loads(arguments), sort_keys=True)
+        except (ValueError, RecursionError):
+            pass
+    return f"raw {arguments!r}"
+
+
+def _comparable(calls: Any) -> list[tuple[Any, Any, str]]:
+    return [(call.id, call.name, _decoded(call.arguments)) for call in calls]
+
+
+# ---------------------------------------------------------------- the checks
+
+
+@check(
+    "sdk.answer",
+    rule="openai-python takes the answer: create() (blocking) or the stream() helper returns it, and its tool calls can be read.",
+    source=f"{SDK}: client.chat.completions.create and .stream",
+    judges_truncated=False,
+)
+def sdk_answer(seen: Observation) -> Iterator[str]:
+    failure = seen.sdk.failure
+    if failure:
+        helper = (
+            "client.chat.completions.stream(...)" if seen.exchange.stream else "client.chat.completions.create(...)"
+        )
+        yield f"an agent calling {helper} gets {failure}"
+
+
+@check(
+    "sdk.calls-agree",
+    rule="The tool calls the SDK ends up with are the suite's: same ids, names and decoded arguments, in order.",
+    source=f"{SDK}: ChatCompletionStreamState accumulation; the suite's own reassembly",
+    judges_truncated=False,
+)
+def sdk_calls_agree(seen: Observation) -> Iterator[str]:
+    if seen.sdk.failure:
+        return  # sdk.answer says so
+    theirs, ours = _comparable(seen.sdk.calls), _comparable(seen.answer.calls)
+    if len(theirs) != len(ours):
+        yield f"the SDK ends up with {len(theirs)} call(s) {[name for _, name, _ in theirs]}, the suite with {len(ours)} {[name for _, name, _ in ours]}"
+        return
+    for position, (sdk_call, own) in enumerate(zip(theirs, ours, strict=True)):
+        for label, sdk_value, own_value in zip(("id", "name", "arguments"), sdk_call, own, strict=True):
+            if sdk_value != own_value:
+                yield f"call {position}: the SDK's {label} is {shorten(sdk_value)}, the suite's {shorten(own_value)}"
+
+
+def _validation_problem(model: type[Any], value: Any) -> str | None:
+    try:
+        model.model_validate(value)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the object"
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        return f"{where}: {first['msg']}{more}"
+    return None
+
+
+@check(
+    "sdk.strict-model",
+    rule="The answer validates against openai-python's own response models, as OpenAI(_strict_response_validation=True) demands.",
+    source=f"{SDK}: ChatCompletion, ChatCompletionChunk",
+)
+def sdk_strict_model(seen: Observation) -> Iterator[str]:
+    if not seen.exchange.stream:
+        problem = _validation_problem(ChatCompletion, seen.exchange.json_body)
+        if problem:
+            yield f"ChatCompletion: {problem}"
+        return
+    assert seen.answer.stream is not None
+    for position, chunk in seen.answer.stream.chunks:
+        problem = _validation_problem(ChatCompletionChunk, chunk)
+        if problem:
+            yield f"event {position}, ChatCompletionChunk: {problem}"
+            return
