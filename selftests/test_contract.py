@@ -59,8 +59,8 @@ def test_an_unmapped_field_and_a_stale_field_are_named(tmp_path, monkeypatch):
 
     found = _map_with(tmp_path, monkeypatch, unmap)
     assert sorted(found) == [
-        "chat.completion.chunk field obfuscation has no statement",
         "chat.completion map field choices[].message.imaginary is no field of openai-python's model",
+        "chat.completion.chunk field obfuscation has no statement",
     ]
 
 

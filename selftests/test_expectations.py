@@ -10,7 +10,7 @@ import pytest
 from selftests.fault_server import FaultServer
 from selftests.suite_run import REPO, run_suite
 from toolcall_conformance.inputs.bad_requests import bad_requests
-from toolcall_conformance.inputs.cases import equivalence_pairs, named_cases, parallel_off_cases, required_cases
+from toolcall_conformance.inputs.cases import MODES, equivalence_pairs, named_cases, parallel_off_cases, required_cases
 from toolcall_conformance.reporting.expectations import FORMAT, Change, Expected, compare, from_results, load
 
 SEED_REQUIRED = "weather-seed and not strict and test_required"
@@ -173,6 +173,9 @@ def test_committed_expectation_file_covers_every_test():
             for mode in ("blocking", "stream")
             for choice in ("required", "named")
             for strictness in ("strict", "plain")
+        }
+        | {  # the seed as vLLM's example sends it, through openai.OpenAI and openai.AsyncOpenAI
+            f"test_seed_through_the_{client}_client[{mode}]" for client in ("openai", "async_openai") for mode in MODES
         }
     )
     expected = load(path)

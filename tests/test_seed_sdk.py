@@ -16,6 +16,7 @@ from toolcall_conformance.inputs.cases import required_cases
 from toolcall_conformance.wire.recording import IDENTITY, AsyncRecordingTransport, RecordingTransport
 
 SEED = {case.mode: case for case in required_cases() if case.toolset.is_seed}
+MODE_PARAMS = [pytest.param(mode, marks=[getattr(pytest.mark, mode), pytest.mark.required]) for mode in SEED]
 
 
 def _what_the_example_reads(completion: Any, stream: bool) -> list[Any]:
@@ -37,7 +38,8 @@ def _conclude(mode: str, transport: Any, raised: BaseException | None, judge: An
 
 
 @pytest.mark.seed
-@pytest.mark.parametrize("mode", ["blocking", "stream"])
+@pytest.mark.sdk_client
+@pytest.mark.parametrize("mode", MODE_PARAMS)
 def test_seed_through_the_openai_client(mode, request_settings, judge):
     transport = RecordingTransport(httpx.HTTPTransport(verify=request_settings.verify))
     http = httpx.Client(transport=transport, headers=IDENTITY, timeout=request_settings.request_timeout)
@@ -61,8 +63,9 @@ def test_seed_through_the_openai_client(mode, request_settings, judge):
 
 
 @pytest.mark.seed
+@pytest.mark.sdk_client
 @pytest.mark.asyncio
-@pytest.mark.parametrize("mode", ["blocking", "stream"])
+@pytest.mark.parametrize("mode", MODE_PARAMS)
 async def test_seed_through_the_async_openai_client(mode, request_settings, judge):
     transport = AsyncRecordingTransport(httpx.AsyncHTTPTransport(verify=request_settings.verify))
     http = httpx.AsyncClient(transport=transport, headers=IDENTITY, timeout=request_settings.request_timeout)

@@ -54,6 +54,7 @@ MARKERS = {
     "strict": 'the tools say "strict": true',
     "hypothesis": "generated tool sets (tests/test_generated.py)",
     "bad_request": "requests a server must refuse (tests/test_bad_requests.py)",
+    "sdk_client": "sent by the openai SDK itself, as vLLM's example client does (tests/test_seed_sdk.py)",
 }
 
 

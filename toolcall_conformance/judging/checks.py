@@ -595,7 +595,7 @@ def usage_total(seen: Observation) -> Iterator[str]:
 )
 def usage_nonzero(seen: Observation) -> Iterator[str]:
     produced = bool(seen.answer.calls or seen.answer.content)
-    for where, usage in _usages(seen):
+    for where, usage in _usages(seen)[-1:]:  # a stream's final count: earlier ones may count what came so far
         prompt, completion = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
         if prompt == 0:
             yield f"usage in {where}: prompt_tokens is 0 for a prompt of {len(seen.exchange.request.get('messages') or [])} message(s)"
@@ -896,22 +896,27 @@ def judge_pair(test_id: str, pair: Pair, exchanges: tuple[Exchange, ...], death:
     broken = [exchange for exchange in exchanges if exchange.transport_error is not None]
     if broken:
         return transport_judgement(test_id, broken[0], death)
-    blocking_seen, blocking_violations, _ = run_checks(pair.blocking, exchanges[0])
-    stream_seen, stream_violations, _ = run_checks(pair.stream, exchanges[1])
-    unusable = _why_incomparable((blocking_seen, blocking_violations), (stream_seen, stream_violations))
+    blocking_seen, stream_seen = Observation.of(pair.blocking, exchanges[0]), Observation.of(pair.stream, exchanges[1])
+    unusable = _why_incomparable(blocking_seen, stream_seen)
     if unusable:
         return Judgement(test_id, unusable[0], exchanges=list(exchanges), note=unusable[1])
     violations, judged = run_pair_checks(pair, blocking_seen, stream_seen)
     return Judgement(test_id, verdict_of(violations, False), violations, judged, list(exchanges))
 
 
-def _why_incomparable(*sides: tuple[Observation, list[Violation]]) -> tuple[Verdict, str] | None:
-    """An answer that broke a gate check (HTTP status, a body that is no JSON or no stream) has nothing to compare."""
-    registry = all_checks()
-    for seen, violations in sides:
-        gates = [violation for violation in violations if registry[violation.check].gate]
-        if gates:
-            return Verdict.INCONCLUSIVE, f"inconclusive: the {seen.case.mode} answer is unusable: {gates[0].line()}"
-    if any(seen.answer.truncated for seen, _ in sides):
+def _why_incomparable(*sides: Observation) -> tuple[Verdict, str] | None:
+    """An answer that broke a gate check (HTTP status, a body that is no JSON or no stream) has nothing to compare.
+
+    Only the gate checks run here: the answers' own tests judge everything else."""
+    for seen in sides:
+        for registered in checks_for(seen.case):
+            if registered.gate:
+                broken = next(iter(registered.function(seen)), None)
+                if broken is not None:
+                    return (
+                        Verdict.INCONCLUSIVE,
+                        f"inconclusive: the {seen.case.mode} answer is unusable: {broken.line()}",
+                    )
+    if any(seen.answer.truncated for seen in sides):
         return Verdict.TRUNCATED, "truncated: an answer ended with finish_reason 'length'; nothing to compare"
     return None

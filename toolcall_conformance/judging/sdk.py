@@ -8,7 +8,6 @@ returns the recorded response: a blocking answer through `client.chat.completion
 
 from __future__ import annotations
 
-import inspect
 import json
 import threading
 from collections.abc import Iterator
@@ -77,19 +76,13 @@ def _client() -> openai.OpenAI:
     )
 
 
-@cache
-def _parameters(method_name: str) -> frozenset[str]:
-    method = getattr(_client().chat.completions, method_name)
-    return frozenset(inspect.signature(method).parameters) - {"extra_body", "extra_headers", "extra_query", "timeout"}
-
-
-def _arguments_for(method_name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The request as keyword arguments of the SDK method; what the SDK has no parameter for goes in extra_body."""
-    known = _parameters(method_name)
-    given = {"model": "", "messages": [], **{key: value for key, value in body.items() if key != "stream"}}
-    arguments = {key: value for key, value in given.items() if key in known}
-    extra = {key: value for key, value in given.items() if key not in known}
-    return {**arguments, "extra_body": extra} if extra else arguments
+def _replayed_request(exchange: Exchange) -> dict[str, Any]:
+    """The SDK call's arguments. The replay's request goes nowhere, so only what shapes the SDK's reading of the
+    answer is passed: the strict tools, whose arguments the stream helper parses (it ignores other tools).
+    Passing the whole request would time openai-python's request serialisation, milliseconds for the seed."""
+    tools = exchange.request.get("tools")
+    strict = [tool for tool in tools or [] if isinstance(tool, dict) and (tool.get("function") or {}).get("strict")]
+    return {"model": "replay", "messages": [], **({"tools": strict} if exchange.stream and strict else {})}
 
 
 def sdk_view(exchange: Exchange) -> SdkView:
@@ -97,12 +90,12 @@ def sdk_view(exchange: Exchange) -> SdkView:
     _REPLAY.exchange = exchange
     try:
         if exchange.stream:
-            with _client().chat.completions.stream(**_arguments_for("stream", exchange.request)) as stream:
+            with _client().chat.completions.stream(**_replayed_request(exchange)) as stream:
                 for _event in stream:
                     pass
                 completion: Any = stream.get_final_completion()
         else:
-            completion = _client().chat.completions.create(**_arguments_for("create", exchange.request))
+            completion = _client().chat.completions.create(**_replayed_request(exchange))
     except Exception as error:  # whatever the SDK raises on this answer is what an agent would get
         return SdkView(raised=f"{type(error).__name__}: {shorten(str(error), 200)}")
     finally:
