@@ -119,7 +119,8 @@ BENIGN: dict[str, str] = {
     "benign-ids": "ids in other servers' formats (vLLM, Mistral, Kimi K2, a bare UUID)",
     "benign-tiny-writes": "every response written a few bytes at a time, splitting lines and characters",
     "benign-charset": "content types with a charset parameter",
-    "benign-usage-null": '"usage": null on every chunk that has no usage to give',
+    "benign-usage-null": '"usage": null on every chunk that has no usage to give, and on blocking bodies',
+    "benign-args-whitespace": "arguments with whitespace around and inside, streamed with a first fragment of it",
 }
 ROBUSTNESS_FAULTS = frozenset(
     {
@@ -561,8 +562,17 @@ def _other_id_formats(plan: Plan, request: ParsedRequest) -> None:
         call.id = formats[index % 3]
 
 
+def _spaced_arguments(plan: Plan, request: ParsedRequest) -> None:
+    for call in plan.calls:
+        try:
+            call.arguments = " " + json.dumps(json.loads(call.arguments), indent=1, ensure_ascii=False) + "\n"
+        except json.JSONDecodeError:  # already truncated
+            continue
+
+
 PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
     "args-duplicate-key": _args_duplicate_key,
+    "benign-args-whitespace": _spaced_arguments,
     "benign-ids": _other_id_formats,
     "zero-calls": _zero_calls,
     "markup-instead-of-calls": _markup_instead_of_calls,
@@ -600,6 +610,7 @@ def completion_body(plan: Plan, request: ParsedRequest) -> dict[str, Any]:
 
 
 VENDOR_TOP = {"prompt_token_ids": None, "kv_transfer_params": None, "x_trace": {"id": "t-1", "spans": [1, 2]}}
+VENDOR_CHUNK = {"error": None}  # the SDK raises on a chunk whose "error" is set, not on a null one
 VENDOR_CHOICE = {"stop_reason": None, "token_ids": None}
 VENDOR_MESSAGE = {"reasoning_content": None, "x_vendor": {"cached": True}}
 VENDOR_CALL = {"x_vendor": None}
@@ -628,6 +639,8 @@ def _body_fault(completion: dict[str, Any], fault: str) -> None:
     elif fault == "benign-ids":
         completion["id"] = str(uuid.uuid4())
     _change_usage(completion["usage"], fault)
+    if fault == "benign-usage-null":
+        completion["usage"] = None
 
 
 def _envelope(request: ParsedRequest, kind: str) -> dict[str, Any]:
@@ -825,6 +838,7 @@ def _chunk_error_field(chunks: list[dict], request: ParsedRequest) -> None:
 def _vendor_fields(chunks: list[dict], request: ParsedRequest) -> None:
     for chunk in chunks:
         chunk.update(VENDOR_TOP)
+        chunk.update(VENDOR_CHUNK)
         for choice in chunk["choices"]:
             choice.update(VENDOR_CHOICE)
             choice["delta"]["reasoning_content"] = None
@@ -862,6 +876,7 @@ def _resplit(chunks: list[dict], request: ParsedRequest) -> None:
     else:
         cut.append(chunk({}, finish))
     cut[-1]["system_fingerprint"] = "fp-benign"
+    cut.append(chunk({}))  # an empty delta after the finish_reason adds nothing
     chunks[:] = cut + rest
 
 
@@ -876,7 +891,27 @@ def _bare_uuid_ids(chunks: list[dict], request: ParsedRequest) -> None:
         chunk["id"] = completion_id
 
 
+def _whitespace_first(chunks: list[dict], request: ParsedRequest) -> None:
+    """Each call's first arguments fragment (its leading space) alone in a delta, the rest in the next chunk."""
+    split, seen = [], set()
+    for position, chunk in enumerate(chunks):
+        for delta in [d for choice in chunk["choices"] for d in choice["delta"].get("tool_calls", [])]:
+            pieces = delta["function"].get("arguments", "")
+            if pieces and delta["index"] not in seen:
+                seen.add(delta["index"])
+                if pieces.startswith(" ") and "name" not in delta["function"]:
+                    split.append((position, delta, pieces))
+    for position, delta, pieces in reversed(split):  # from the end, so earlier positions stay where they are
+        follow = json.loads(json.dumps(chunks[position]))
+        follow["choices"][0]["delta"] = {
+            "tool_calls": [{"index": delta["index"], "function": {"arguments": pieces[1:]}}]
+        }
+        delta["function"]["arguments"] = " "
+        chunks.insert(position + 1, follow)
+
+
 CHUNK_FAULTS: dict[str, Callable[[list[dict], ParsedRequest], None]] = {
+    "benign-args-whitespace": _whitespace_first,
     "extra-choice": _extra_choice,
     "created-millis": _set_created(lambda created, position: created * 1000),
     "created-changes": _set_created(lambda created, position: created + position),

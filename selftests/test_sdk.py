@@ -2,6 +2,7 @@
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -100,3 +101,27 @@ def test_the_recording_transport_keeps_what_the_sdk_stops_reading():
     assert exchange.status == 200 and exchange.request["tool_choice"] == "required" and exchange.stream
     assert exchange.raw.decode().split("data: [DONE]")[1].strip().startswith("data: {")
     assert [event.data for event in exchange.events].count("[DONE]") == 1 and exchange.events[-1].data != "[DONE]"
+
+
+def test_a_legal_beginning_the_strict_parser_stumbles_on_is_no_failure():
+    """A first fragment of whitespace makes the stream helper's strict parsing raise; the arguments are an object."""
+    events = [_chunk({"role": "assistant"}), _chunk(_call_delta(0, " ", id="call_1", name="ping")),
+              _chunk(_call_delta(0, "{}")), _chunk({}, "tool_calls")]  # fmt: skip
+    view = sdk_view(_exchange(events=events, strict=True))
+    assert view.failure is None and view.calls == (SdkCall("call_1", "ping", " {}"),)
+
+
+def test_replays_in_several_threads_stay_apart():
+    def body(name: str) -> dict:
+        call = {"id": name, "type": "function", "function": {"name": name, "arguments": "{}"}}
+        choice = {"index": 0, "message": {"role": "assistant", "tool_calls": [call]}, "finish_reason": "tool_calls"}
+        return {"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": [choice]}
+
+    exchanges = {f"f{number}": _exchange(body(f"f{number}")) for number in range(8)}
+    with ThreadPoolExecutor(8) as pool:
+        views = dict(
+            zip(
+                exchanges, pool.map(lambda name: [sdk_view(exchanges[name]) for _ in range(20)], exchanges), strict=True
+            )
+        )
+    assert all({view.calls[0].name for view in views[name]} == {name} for name in exchanges)

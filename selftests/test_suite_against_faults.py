@@ -214,6 +214,28 @@ def test_every_check_is_proven_by_a_fault():
     assert ids - proven == set()
 
 
+def sdk_client(checks: set[str], modes: tuple[str, ...] = BOTH) -> dict:
+    """The seed sent by the openai SDK itself (tests/test_seed_sdk.py), sync and async client."""
+    clients = ("openai", "async_openai")
+    return {f"test_seed_through_the_{client}_client[{mode}]": checks for client in clients for mode in modes}
+
+
+SDK_CLIENT_EXPECTED = {
+    "none": {},
+    "http-500": sdk_client({"http.status"}),  # after the SDK's own two retries
+    "chunk-not-json": sdk_client({"stream.chunk-json", "sdk.answer"}, STREAM),
+    "repeat-id": sdk_client({"stream.id-once", "sdk.calls-agree"}, STREAM),
+    "args-schema-violation": sdk_client({"args.schema"}),
+}
+
+
+@pytest.mark.parametrize("fault", list(SDK_CLIENT_EXPECTED))
+def test_the_sdk_s_own_requests_are_judged_like_the_suite_s(pytester: pytest.Pytester, fault: str):
+    result, document = run_against(pytester, fault, "-m", "sdk_client")
+    outcomes = {record["test"]: _outcome(record) for record in document["tests"] if record["verdict"] != "pass"}
+    assert len(document["tests"]) == 4 and outcomes == SDK_CLIENT_EXPECTED[fault], result.stdout.str()[-3000:]
+
+
 @pytest.mark.parametrize("mode", list(BENIGN))
 def test_a_legal_variation_fires_no_check(pytester: pytest.Pytester, mode: str):
     """Every curated test and bad request against a server that answers correctly, in another legal way."""

@@ -55,7 +55,7 @@ def test_seed_through_the_openai_client(mode, request_settings, judge):
             stream=mode == "stream",
         )
         _what_the_example_reads(completion, mode == "stream")
-    except openai.OpenAIError as error:
+    except Exception as error:  # what the SDK raises on a bad answer is not only openai.OpenAIError
         raised = error
     finally:
         client.close()
@@ -81,10 +81,10 @@ async def test_seed_through_the_async_openai_client(mode, request_settings, judg
             stream=mode == "stream",
         )
         if mode == "stream":
-            [chunk async for chunk in completion]
+            [chunk.choices[0].delta.tool_calls async for chunk in completion if chunk.choices]
         else:
             _what_the_example_reads(completion, False)
-    except openai.OpenAIError as error:
+    except Exception as error:
         raised = error
     finally:
         await client.close()

@@ -424,9 +424,10 @@ def stream_usage(seen: Observation) -> Iterator[str]:
     modes=("stream",),
 )
 def stream_chunk_created(seen: Observation) -> Iterator[str]:
-    distinct = list(dict.fromkeys(repr(value) for _, value in _stream(seen).chunk_created))
-    if len(distinct) > 1:
-        yield f"{len(distinct)} different created values: {', '.join(distinct[:3])}"
+    given = [value for _, value in _stream(seen).chunk_created if value is not None]  # a missing one: the schema's
+    distinct = list(dict.fromkeys(value if isinstance(value, int | float | str) else repr(value) for value in given))
+    if len(distinct) > 1:  # 5 and 5.0 are one value, as a client reads them
+        yield f"{len(distinct)} different created values: {', '.join(shorten(value) for value in distinct[:3])}"
 
 
 @check(
@@ -443,12 +444,13 @@ def stream_chunk_model(seen: Observation) -> Iterator[str]:
         yield f"model {shorten(models[0][1])} in event {models[0][0]}, {shorten(changed[0][1])} in event {changed[0][0]}"
 
 
-CLOCK_TOLERANCE = 86_400  # seconds: a server's clock a day off is broken; milliseconds are 50,000 years off
+CLOCK_TOLERANCE = 86_400  # seconds a server's clock may run ahead of the client's
+EPOCH_2000 = 946_684_800  # no chat completion was created before 2000-01-01
 
 
 @check(
     "envelope.created-seconds",
-    rule="created is the Unix time in seconds of the completion (within a day of the client's clock).",
+    rule="created is a Unix time in seconds: after 2000 and not more than a day ahead of the client's clock.",
     source=SDK_TYPES + ": ChatCompletion.created, ChatCompletionChunk.created",
 )
 def envelope_created_seconds(seen: Observation) -> Iterator[str]:
@@ -459,11 +461,11 @@ def envelope_created_seconds(seen: Observation) -> Iterator[str]:
         if isinstance(seen.exchange.json_body, dict)
         else []
     )
-    now = time.time()
+    latest = time.time() + CLOCK_TOLERANCE
     for value in dict.fromkeys(v for v in values if isinstance(v, int | float) and not isinstance(v, bool)):
-        if abs(value - now) > CLOCK_TOLERANCE:
-            hint = " (milliseconds?)" if abs(value / 1000 - now) <= CLOCK_TOLERANCE else ""
-            yield f"created is {value}{hint}: {time.strftime('%Y-%m-%d', time.gmtime(min(value, 2**33)))} UTC by Unix seconds, not within a day of now"
+        if not EPOCH_2000 <= value <= latest:  # comparisons of any int or float: no overflow, NaN fails too
+            hint = " (milliseconds?)" if EPOCH_2000 * 1000 <= value <= latest * 1000 else ""
+            yield f"created is {shorten(value)}{hint}: not a Unix time in seconds between 2000 and tomorrow"
 
 
 @check(

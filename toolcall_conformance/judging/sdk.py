@@ -25,7 +25,7 @@ from .checks import Observation, check
 from .schema import shorten
 
 SDK = f"openai-python {openai.__version__}"
-_HOP_BY_HOP = ("content-length", "content-encoding", "transfer-encoding", "connection")
+_HOP_BY_HOP = ("content-length", "transfer-encoding", "connection")  # the raw bytes keep their encoding
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,43 @@ def sdk_view(exchange: Exchange) -> SdkView:
         else:
             completion = _client().chat.completions.create(**_replayed_request(exchange))
     except Exception as error:  # whatever the SDK raises on this answer is what an agent would get
-        return SdkView(raised=f"{type(error).__name__}: {shorten(str(error), 200)}")
+        return _unless_only_strict_parsing(exchange, f"{type(error).__name__}: {shorten(str(error), 200)}")
     finally:
         _REPLAY.exchange = None
     return _read(completion)
+
+
+def _unless_only_strict_parsing(exchange: Exchange, raised: str) -> SdkView:
+    """What the SDK raised, unless only its parsing of strict tools' arguments raised on arguments that are JSON.
+
+    The stream helper parses a strict tool's arguments as they come (jiter, partial mode), and that parser raises on
+    some legal beginnings, such as a first fragment of whitespace: an SDK limitation, not a broken answer. Without
+    the strict tools the helper does not parse; if it then takes the answer and every call's arguments are JSON,
+    the answer is good and the view is that one. Arguments that are no JSON object keep the exception (no legal
+    answer begins like them): the agent gets it.
+    """
+    if not (exchange.stream and "tools" in _replayed_request(exchange)):
+        return SdkView(raised=raised)
+    _REPLAY.exchange = exchange
+    try:
+        with _client().chat.completions.stream(model="replay", messages=[]) as stream:
+            for _event in stream:
+                pass
+            plain = _read(stream.get_final_completion())
+    except Exception:
+        return SdkView(raised=raised)
+    finally:
+        _REPLAY.exchange = None
+    if plain.failure or not all(_is_json_object(call.arguments) for call in plain.calls):
+        return SdkView(raised=raised)
+    return plain
+
+
+def _is_json_object(arguments: Any) -> bool:
+    try:
+        return isinstance(arguments, str) and isinstance(json.loads(arguments), dict)
+    except (ValueError, RecursionError):
+        return False
 
 
 def _read(completion: Any) -> SdkView:

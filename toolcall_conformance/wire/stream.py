@@ -141,12 +141,21 @@ def reassemble(events: list[SseEvent]) -> Reassembly:
 
 
 def _says_something(delta: Any) -> bool:
-    """Whether a delta carries anything a client would add to the answer."""
+    """Whether a delta carries anything a client would add to the answer (an empty fragment adds nothing)."""
     if not isinstance(delta, dict):
         return False
-    return any(
-        delta.get(key) not in (None, "", []) for key in ("role", "content", "refusal", "tool_calls", "function_call")
-    )
+    if any(delta.get(key) not in (None, "") for key in ("role", "content", "refusal")):
+        return True
+    calls = delta.get("tool_calls")
+    parts = [*(calls if isinstance(calls, list) else [calls] if calls else []), delta.get("function_call")]
+    return any(_adds_to_a_call(part) for part in parts if part is not None)
+
+
+def _adds_to_a_call(part: Any) -> bool:
+    if not isinstance(part, dict):
+        return True  # not a tool-call delta at all: something, and the schema says what
+    function = part.get("function") if isinstance(part.get("function"), dict) else part
+    return any(value not in (None, "") for value in (part.get("id"), function.get("name"), function.get("arguments")))
 
 
 def _fold_choice(result: Reassembly, position: int, choice: dict[str, Any], last_index: int | None) -> int | None:
