@@ -9,7 +9,6 @@ every check, the sdk.* checks included; whatever the example itself raised is th
 from typing import Any
 
 import httpx
-import openai
 import pytest
 
 from toolcall_conformance.inputs.cases import required_cases
@@ -41,6 +40,8 @@ def _conclude(mode: str, transport: Any, raised: BaseException | None, judge: An
 @pytest.mark.sdk_client
 @pytest.mark.parametrize("mode", MODE_PARAMS)
 def test_seed_through_the_openai_client(mode, request_settings, judge):
+    import openai  # here, not at collection: the import then overlaps the suite's first requests
+
     transport = RecordingTransport(httpx.HTTPTransport(verify=request_settings.verify))
     http = httpx.Client(transport=transport, headers=IDENTITY, timeout=request_settings.request_timeout)
     client = openai.OpenAI(api_key=request_settings.api_key, base_url=request_settings.endpoint, http_client=http)
@@ -67,6 +68,8 @@ def test_seed_through_the_openai_client(mode, request_settings, judge):
 @pytest.mark.asyncio
 @pytest.mark.parametrize("mode", MODE_PARAMS)
 async def test_seed_through_the_async_openai_client(mode, request_settings, judge):
+    import openai
+
     transport = AsyncRecordingTransport(httpx.AsyncHTTPTransport(verify=request_settings.verify))
     http = httpx.AsyncClient(transport=transport, headers=IDENTITY, timeout=request_settings.request_timeout)
     client = openai.AsyncOpenAI(api_key=request_settings.api_key, base_url=request_settings.endpoint, http_client=http)

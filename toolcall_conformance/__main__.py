@@ -16,6 +16,7 @@ commands:
   build-model DEST            write the embedded target's tiny model folder
   benchmark                   the suite against a plain concurrent client on the same server
   contract [--check]          the contract's coverage map as a table; --check: does it match the suite?
+  emulate                     serve recorded vLLM answers with a GPU server's latency (for the benchmark)
 
 `python -m toolcall_conformance COMMAND --help` tells a command's options."""
 
@@ -29,6 +30,7 @@ COMMANDS = {
     "build-model": "target.__main__",
     "benchmark": "benchmark",
     "contract": "contract",
+    "emulate": "emulated",
 }
 TAKES_ITS_NAME = frozenset({"serve", "build-model"})
 

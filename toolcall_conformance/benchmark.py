@@ -1,6 +1,7 @@
 """Benchmark: the suite against a plain concurrent client on the same server, and the suite's own CPU cost.
 
     python -m toolcall_conformance benchmark [--endpoint URL] [--concurrency N] [--rounds R]
+    python -m toolcall_conformance benchmark --emulated [--rounds R] [--record]   (see benchmark_emulated.py)
 
 Without --endpoint it starts the embedded target. Each round times, on the same server:
   suite  - `pytest` running the conformance suite (the curated tests; generated and bad-request tests send
@@ -170,7 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", help="server to measure (default: start the embedded target)")
     parser.add_argument("--concurrency", type=int, default=OPTIONS_BY_NAME["concurrency"].default)
     parser.add_argument("--rounds", type=int, default=3, help="suite/plain pairs to time (medians are compared)")
+    parser.add_argument("--emulated", action="store_true", help="against the emulated fast server (emulated.py)")
+    parser.add_argument("--record", action="store_true", help="with --emulated: record its answers anew first")
+    parser.add_argument("--recording", type=Path, help="with --emulated: the recording to replay")
     args = parser.parse_args(argv)
+    if args.emulated:
+        from . import benchmark_emulated, emulated
+
+        return benchmark_emulated.run(args.rounds, args.recording or emulated.DEFAULT_RECORDING, args.record)
     embedded = None
     endpoint = args.endpoint
     if endpoint is None:

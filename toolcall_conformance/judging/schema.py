@@ -85,6 +85,43 @@ def _envelope_validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(envelope_schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+# The envelope schemas constrain the strings of these keys (const, enum); all other strings only by their type.
+_CONSTRAINED_STRINGS = frozenset({"object", "role", "finish_reason", "type"})
+_VALID_SHAPES: dict[str, bool] = {}
+_SHAPES_KEPT = 4096
+
+
+def _shape(value: Any, key: str | None = None) -> Any:
+    """The document as the envelope schemas see it: free strings emptied, integers reduced to their sign."""
+    if isinstance(value, str):
+        return value if key in _CONSTRAINED_STRINGS else ""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return 0 if value >= 0 else -1
+    if isinstance(value, dict):
+        return {name: _shape(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item, key) for item in value]
+    return value
+
+
 def envelope_problems(document: Any, name: str) -> list[SchemaProblem]:
-    """Every way a response document breaks OpenAI's envelope for its kind."""
-    return _problems(_envelope_validator(name), document)
+    """Every way a response document breaks OpenAI's envelope for its kind.
+
+    A stream's chunks differ mostly in their free strings (argument fragments, ids): a shape once found valid is
+    valid again, so it is validated once (the schemas constrain no string but by const or enum, kept in the
+    shape, and no integer but by its sign). An invalid shape is validated every time, so that the messages
+    quote the document's own values."""
+    try:
+        key = name + json.dumps(_shape(document), ensure_ascii=False)
+    except (RecursionError, ValueError):
+        return _problems(_envelope_validator(name), document)
+    if _VALID_SHAPES.get(key):
+        return []
+    problems = _problems(_envelope_validator(name), document)
+    if not problems:
+        if len(_VALID_SHAPES) >= _SHAPES_KEPT:
+            _VALID_SHAPES.clear()
+        _VALID_SHAPES[key] = True
+    return problems
