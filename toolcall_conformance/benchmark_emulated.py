@@ -59,11 +59,10 @@ def suite_run(endpoint: str, concurrency: int, repeat: int = 1) -> SuiteRun:
         _, _, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         document = json.loads((Path(reports) / "latest" / "results.json").read_text())
-    failed = {record["verdict"] for record in document["tests"]} - {"pass"}
-    if failed:  # the recording is of a server the curated tests fail on; a broken exchange would be an error
-        errors = [record["test"] for record in document["tests"] if record["verdict"] in ("error", "timeout")]
-        if errors:
-            raise RuntimeError(f"{len(errors)} tests could not get their answer, first {errors[0]}")
+    # Failing tests are expected (the recording is of vLLM's real answers); a broken exchange would spoil the timing.
+    errors = [record["test"] for record in document["tests"] if record["verdict"] in ("error", "timeout")]
+    if errors:
+        raise RuntimeError(f"{len(errors)} tests could not get their answer, first {errors[0]}")
     return SuiteRun(
         wall=wall,
         phase=document["request_phase_seconds"],
@@ -149,7 +148,7 @@ def run(rounds: int, recording: Path, rerecord: bool) -> int:
                 _median([s.wall for s in suites]),
                 _median(plains),
             )
-            ratios[concurrency] = _median([s.phase for s in suites]) / plain
+            ratios[concurrency] = phase / plain
             cpu_per_test[concurrency] = _median([s.cpu / s.tests for s in suites]) * 1000
             print(f"concurrency {concurrency}: request phase suite {phase:.2f} s / plain {plain:.2f} s = "
                   f"{ratios[concurrency]:.2f} (target <= 1.10); whole suite run {wall:.2f} s = plain + "

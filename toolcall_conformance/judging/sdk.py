@@ -85,21 +85,26 @@ def _replayed_request(exchange: Exchange) -> dict[str, Any]:
     return {"model": "replay", "messages": [], **({"tools": strict} if exchange.stream and strict else {})}
 
 
-def sdk_view(exchange: Exchange) -> SdkView:
-    """Replay one recorded answer through openai-python and read its tool calls as an agent would."""
+def _replayed(exchange: Exchange, arguments: dict[str, Any]) -> Any:
+    """The completion openai-python makes of a recorded answer: through create(), or a stream through stream()."""
     _REPLAY.exchange = exchange
     try:
-        if exchange.stream:
-            with _client().chat.completions.stream(**_replayed_request(exchange)) as stream:
-                for _event in stream:
-                    pass
-                completion: Any = stream.get_final_completion()
-        else:
-            completion = _client().chat.completions.create(**_replayed_request(exchange))
-    except Exception as error:  # whatever the SDK raises on this answer is what an agent would get
-        return _unless_only_strict_parsing(exchange, f"{type(error).__name__}: {shorten(str(error), 200)}")
+        if not exchange.stream:
+            return _client().chat.completions.create(**arguments)
+        with _client().chat.completions.stream(**arguments) as stream:
+            for _event in stream:
+                pass
+            return stream.get_final_completion()
     finally:
         _REPLAY.exchange = None
+
+
+def sdk_view(exchange: Exchange) -> SdkView:
+    """Replay one recorded answer through openai-python and read its tool calls as an agent would."""
+    try:
+        completion = _replayed(exchange, _replayed_request(exchange))
+    except Exception as error:  # whatever the SDK raises on this answer is what an agent would get
+        return _unless_only_strict_parsing(exchange, f"{type(error).__name__}: {shorten(str(error), 200)}")
     return _read(completion)
 
 
@@ -114,16 +119,10 @@ def _unless_only_strict_parsing(exchange: Exchange, raised: str) -> SdkView:
     """
     if not (exchange.stream and "tools" in _replayed_request(exchange)):
         return SdkView(raised=raised)
-    _REPLAY.exchange = exchange
     try:
-        with _client().chat.completions.stream(model="replay", messages=[]) as stream:
-            for _event in stream:
-                pass
-            plain = _read(stream.get_final_completion())
+        plain = _read(_replayed(exchange, {"model": "replay", "messages": []}))
     except Exception:
         return SdkView(raised=raised)
-    finally:
-        _REPLAY.exchange = None
     if plain.failure or not all(_is_json_object(call.arguments) for call in plain.calls):
         return SdkView(raised=raised)
     return plain
