@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..jsontext import strict_json
 from ..wire.client import Exchange
 from ..wire.stream import Reassembly, reassemble
+
+
+def decode_arguments(arguments: Any) -> tuple[Any, str | None]:
+    """A call's arguments decoded and None, or None and why they are not a JSON string."""
+    if not isinstance(arguments, str):
+        return None, f"arguments is {type(arguments).__name__}, not a string holding JSON"
+    try:
+        return strict_json(arguments), None
+    except ValueError as exc:
+        return None, f"arguments is not JSON ({exc})"
+
+
+def comparable_arguments(arguments: Any) -> str:
+    """Arguments in a type-strict form for comparing calls: 1 and true differ, and so do JSON and raw text;
+    key order and whitespace do not."""
+    decoded, problem = decode_arguments(arguments)
+    if problem is None:
+        try:
+            return "json " + json.dumps(decoded, sort_keys=True)
+        except RecursionError:
+            pass
+    return f"raw {arguments!r}"
 
 
 @dataclass(frozen=True)
@@ -22,12 +45,7 @@ class Call:
 
     def parsed_arguments(self) -> tuple[Any, str | None]:
         """The decoded arguments and None, or None and why they are not a JSON string."""
-        if not isinstance(self.arguments, str):
-            return None, f"arguments is {type(self.arguments).__name__}, not a string holding JSON"
-        try:
-            return strict_json(self.arguments), None
-        except ValueError as exc:
-            return None, f"arguments is not JSON ({exc})"
+        return decode_arguments(self.arguments)
 
     def label(self) -> str:
         return f"call {self.position} ({self.name!r})" if isinstance(self.name, str) else f"call {self.position}"

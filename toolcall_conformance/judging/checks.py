@@ -24,7 +24,7 @@ from typing import Any
 from ..inputs.cases import Case, Pair, parameters_of
 from ..wire.client import Exchange, error_message
 from ..wire.stream import StreamedCall
-from .answer import Answer, Call, answer_of
+from .answer import Answer, Call, answer_of, comparable_arguments
 from .schema import CHUNK, COMPLETION, envelope_problems, schema_problems, shorten, strict_json
 from .verdict import Judgement, Level, Verdict, Violation, transport_judgement, truncation_note, verdict_of
 
@@ -815,13 +815,8 @@ class PairObservation:
 
 
 def _comparable(answer: Answer) -> list[tuple[Any, str]]:
-    """Names and arguments in a type-strict form: 1 and true differ, and so do JSON and raw text."""
-    calls = []
-    for call in answer.calls:
-        decoded, problem = call.parsed_arguments()
-        arguments = f"raw {call.arguments!r}" if problem else "json " + json.dumps(decoded, sort_keys=True)
-        calls.append((call.name, arguments))
-    return calls
+    """Names and arguments in a type-strict form (answer.comparable_arguments)."""
+    return [(call.name, comparable_arguments(call.arguments)) for call in answer.calls]
 
 
 @check(

@@ -8,7 +8,6 @@ returns the recorded response: a blocking answer through `client.chat.completion
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import ValidationError
 
 from ..wire.client import Exchange
+from .answer import comparable_arguments, decode_arguments
 from .checks import Observation, check
 from .schema import shorten
 
@@ -129,10 +129,8 @@ def _unless_only_strict_parsing(exchange: Exchange, raised: str) -> SdkView:
 
 
 def _is_json_object(arguments: Any) -> bool:
-    try:
-        return isinstance(arguments, str) and isinstance(json.loads(arguments), dict)
-    except (ValueError, RecursionError):
-        return False
+    decoded, problem = decode_arguments(arguments)
+    return problem is None and isinstance(decoded, dict)
 
 
 def _read(completion: Any) -> SdkView:
@@ -149,18 +147,8 @@ def _read(completion: Any) -> SdkView:
     return SdkView(calls=tuple(calls))
 
 
-def _decoded(arguments: Any) -> str:
-    """Arguments as compared: decoded JSON, key order aside; raw text when they are no JSON."""
-    if isinstance(arguments, str):
-        try:
-            return "json " + json.dumps(json.loads(arguments), sort_keys=True)
-        except (ValueError, RecursionError):
-            pass
-    return f"raw {arguments!r}"
-
-
 def _comparable(calls: Any) -> list[tuple[Any, Any, str]]:
-    return [(call.id, call.name, _decoded(call.arguments)) for call in calls]
+    return [(call.id, call.name, comparable_arguments(call.arguments)) for call in calls]
 
 
 # ---------------------------------------------------------------- the checks
