@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
+from toolcall_conformance.inputs.toolsets import CURATED, schema_validator
+
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS_DIR = ROOT / "schemas" / "tools"
 OPENAI_DIR = ROOT / "schemas" / "openai"
@@ -211,7 +213,7 @@ def test_toolset_schema_is_valid_draft_2020_12():
 
 def test_feature_vocabulary_matches_features_md():
     documented = re.findall(r"^- `([a-z0-9-]+)`: \S", FEATURES_MD.read_text(encoding="utf-8"), re.MULTILINE)
-    vocabulary = TOOLSET_SCHEMA["properties"]["features"]["items"]["enum"]
+    vocabulary = TOOLSET_SCHEMA["$defs"]["toolset"]["properties"]["features"]["items"]["enum"]
     assert documented == vocabulary
 
 
@@ -220,7 +222,7 @@ toolset_ids = pytest.mark.parametrize("set_id", sorted(TOOLSETS))
 
 @toolset_ids
 def test_toolset_matches_toolset_schema(set_id: str):
-    errors = [e.message for e in Draft202012Validator(TOOLSET_SCHEMA).iter_errors(TOOLSETS[set_id])]
+    errors = [e.message for e in schema_validator(CURATED).iter_errors(TOOLSETS[set_id])]
     assert not errors
 
 
@@ -230,7 +232,7 @@ def test_strict_variant_matches_toolset_schema(set_id: str):
     variant = copy.deepcopy(TOOLSETS[set_id])
     for tool in variant["tools"]:
         tool["function"]["strict"] = True
-    assert Draft202012Validator(TOOLSET_SCHEMA).is_valid(variant)
+    assert schema_validator(CURATED).is_valid(variant)
 
 
 @toolset_ids

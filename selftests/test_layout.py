@@ -73,3 +73,12 @@ def test_an_unknown_command_is_one_line_and_exit_2() -> None:
     assert run.stderr.strip().splitlines() == [
         f"python -m toolcall_conformance: unknown command 'nope'; one of {', '.join(COMMANDS)}"
     ]
+
+
+def test_the_wheel_lists_every_package_of_the_package() -> None:
+    """pyproject.toml lists the packages explicitly (its mapped ones are not found by a search): none is left out."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(path.parent.relative_to(PACKAGE.parent).parts) for path in PACKAGE.rglob("__init__.py")}
+    assert found <= listed

@@ -2,10 +2,9 @@
 
 import pytest
 
-from tests.params import case_params
 from toolcall_conformance.inputs.cases import parallel_off_cases
 
 
-@pytest.mark.parametrize("case", case_params(parallel_off_cases()))
+@pytest.mark.cases(build=parallel_off_cases)
 def test_parallel_off(case, exchange, judge):
     judge(case, exchange)

@@ -2,10 +2,9 @@
 
 import pytest
 
-from tests.params import case_params
 from toolcall_conformance.inputs.cases import required_cases
 
 
-@pytest.mark.parametrize("case", case_params(required_cases()))
+@pytest.mark.cases(build=required_cases)  # one test per case, built from the run's tool sets (ours and --toolsets)
 def test_required(case, exchange, judge):
     judge(case, exchange)

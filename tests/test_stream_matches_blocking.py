@@ -2,10 +2,9 @@
 
 import pytest
 
-from tests.params import pair_params
 from toolcall_conformance.inputs.cases import equivalence_pairs
 
 
-@pytest.mark.parametrize("pair", pair_params(equivalence_pairs()))
+@pytest.mark.cases(build=equivalence_pairs)
 def test_stream_matches_blocking(pair, exchange_pair, judge_pair):
     judge_pair(pair, exchange_pair)

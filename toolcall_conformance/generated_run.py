@@ -12,8 +12,9 @@ from typing import Any, Protocol
 
 import hypothesis
 import hypothesis.database
+from hypothesis import HealthCheck, Phase
 
-from .inputs.cases import Choice, Mode
+from .inputs.cases import Choice, Mode, ToolSet
 from .inputs.strategies import Tool, generated_case
 from .judging.generated import Example, Outcome, Tally, classify, summary_judgement
 from .judging.verdict import Judgement, Verdict
@@ -34,6 +35,14 @@ def register_profiles() -> None:
 
 
 register_profiles()
+
+
+def replay_seed(test: object) -> int | str | None:
+    """The seed that replays a test's examples with --hypothesis-seed; None when derandomized (ci profile)."""
+    if hypothesis.settings.default.derandomize:
+        return None  # the same examples on every run: the same command replays them
+    forced = getattr(hypothesis.core, "global_force_seed", None)
+    return forced if forced is not None else getattr(test, "_hypothesis_internal_use_generated_seed", None)
 
 
 class ReportDatabase(hypothesis.database.ExampleDatabase):
@@ -118,10 +127,14 @@ class GeneratedRun:
         """The seed Hypothesis generates this test's examples from (None when derandomized)."""
         return self.seed_of()
 
-    def check(self, tools: list[Tool], mode: Mode, choice: Choice, named_index: int = 0) -> Example:
-        """Send one tool set, judge the answer; raise a GeneratedFailure when the server got it wrong."""
+    def check(
+        self, tools: list[Tool], mode: Mode, choice: Choice, named_index: int = 0, drawn_from: ToolSet | None = None
+    ) -> Example:
+        """Send one tool set, judge the answer; raise a GeneratedFailure when the server got it wrong.
+
+        drawn_from: the user's tool set the tools were drawn from, whose conversation asks for them."""
         __tracebackhide__ = True  # the failure message says it all; the frames of this module do not help
-        case = generated_case(tools, mode, choice, named_index)
+        case = generated_case(tools, mode, choice, named_index, drawn_from=drawn_from)
         example = classify(self.test_id, case, self.send(case.body(self.options)), self.death())
         final = is_final_example()
         self.tally.add(example, final)
@@ -176,6 +189,22 @@ class GeneratedRun:
             reproducer=self._write_reproducer(example, seed, replay),
             extra={**extra, "outcome": example.outcome.value},
         )
+
+
+DATABASE = ReportDatabase()  # of every generated test; placed under <report dir>/hypothesis by the plugin's fixture
+
+
+def generated_settings() -> hypothesis.settings:
+    """The Hypothesis settings of every generated test (tests/test_generated.py, tests/test_user_generated.py).
+
+    Made when a test module is imported, not when this one is: settings inherit the profile loaded at the time
+    they are made, and --hypothesis-profile is loaded after the plugin (and so this module) is imported."""
+    return hypothesis.settings(
+        deadline=None,
+        database=DATABASE,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no "explain": noise
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
 
 
 def is_final_example() -> bool:

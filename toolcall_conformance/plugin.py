@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 
-from .generated_run import GeneratedRun  # also registers the Hypothesis profiles, before they are read
+from .data import SUITE_DIR
+from .generated_run import DATABASE, GeneratedRun, replay_command, replay_seed  # also registers the profiles
 from .inputs.bad_requests import BadRequest, follow_up_body
-from .inputs.cases import Case, Pair
+from .inputs.cases import Case, Pair, ToolSet
+from .inputs.params import case_params, pair_params
+from .inputs.toolsets import ToolSetError, run_toolsets
 from .judging.checks import judge_exchange
 from .judging.checks import judge_pair as compare_pair
 from .judging.generated import NotRun
@@ -43,6 +48,10 @@ WORKER_ENDPOINT_ERROR = "tcc_endpoint_error"
 WORKER_RUN_DIR = "tcc_run_dir"
 RECORDER = pytest.StashKey[RunRecorder]()
 PROGRESS = pytest.StashKey[Progress]()
+TOOLSETS = pytest.StashKey[tuple[ToolSet, ...]]()
+# Test modules built from the suite's own tool definitions, and the one built only from a user's (--toolsets).
+OURS_ONLY = frozenset({"test_generated.py", "test_bad_requests.py", "test_seed_sdk.py"})
+USERS_ONLY = frozenset({"test_user_generated.py"})
 MARKERS = {
     "blocking": "the request is sent with stream=false",
     "stream": "the request is sent with stream=true",
@@ -55,6 +64,7 @@ MARKERS = {
     "hypothesis": "generated tool sets (tests/test_generated.py)",
     "bad_request": "requests a server must refuse (tests/test_bad_requests.py)",
     "sdk_client": "sent by the openai SDK itself, as vLLM's example client does (tests/test_seed_sdk.py)",
+    "cases(build)": "one test per Case, Pair or ToolSet that build(the run's tool sets) makes",
 }
 
 
@@ -75,6 +85,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if shared_endpoint and not settings.endpoint:
         settings = dataclasses.replace(settings, endpoint=shared_endpoint)
     config.stash[SETTINGS] = settings
+    try:
+        config.stash[TOOLSETS] = run_toolsets(
+            [Path(config.rootpath, directory) for directory in settings.toolsets], settings.only_user_toolsets
+        )
+    except ToolSetError as exc:
+        raise pytest.UsageError(str(exc)) from None
     shared_run_dir = getattr(config, "workerinput", {}).get(WORKER_RUN_DIR)
     config.stash[RECORDER] = RunRecorder(
         Path(config.rootpath) / settings.report_dir, settings, Path(shared_run_dir) if shared_run_dir else None
@@ -128,6 +144,8 @@ def _labels_of(item: pytest.Item) -> dict[str, str]:
         return subject.labels()
     if {"mode", "choice", "strictness"} <= params.keys():
         return {"feature": f"generated-{params['strictness']}", "mode": params["mode"], "choice": params["choice"]}
+    if {"mode", "choice"} <= params.keys() and isinstance(params.get("toolset"), ToolSet):
+        return {"feature": f"generated-{params['toolset'].id}", "mode": params["mode"], "choice": params["choice"]}
     return {}
 
 
@@ -146,12 +164,55 @@ def pytest_configure_node(node: Any) -> None:
 
 def _runs_the_suite(config: pytest.Config) -> bool:
     """Whether the paths of this run hold the conformance tests (the xdist controller collects nothing itself)."""
-    suite = (Path(config.rootpath) / "tests").resolve()
+    suite = SUITE_DIR.resolve()
     for arg in config.args:
-        path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
-        if path == suite or suite in path.parents or path in suite.parents:
+        path = _path_of(config, arg.split("::")[0])
+        if path is not None and (path == suite or suite in path.parents or path in suite.parents):
             return True
     return False
+
+
+def _path_of(config: pytest.Config, arg: str) -> Path | None:
+    """The file or directory a command-line argument names; with --pyargs it may name a module or package."""
+    path = Path(config.invocation_params.dir, arg)
+    if config.option.pyargs and not path.exists():
+        try:
+            spec = importlib.util.find_spec(arg)
+        except (ImportError, ValueError):
+            return None
+        if spec is None or not (spec.origin or spec.submodule_search_locations):
+            return None
+        locations = list(spec.submodule_search_locations or [])
+        return Path(locations[0] if locations else spec.origin or "").resolve()
+    return path.resolve()
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """--only-user-toolsets leaves out the tests built from the suite's own tools; without --toolsets there is
+    nothing to draw the user probes from."""
+    toolsets = config.stash.get(TOOLSETS, None)
+    if toolsets is None or collection_path.parent.resolve() != SUITE_DIR.resolve():
+        return None
+    if collection_path.name in OURS_ONLY and config.stash[SETTINGS].only_user_toolsets:
+        return True
+    if collection_path.name in USERS_ONLY and not any(toolset.is_user for toolset in toolsets):
+        return True
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """@pytest.mark.cases(build=f): one test per Case (parameter "case"), Pair ("pair") or ToolSet ("toolset") that
+    build makes of the run's tool sets: the curated ones and those of --toolsets."""
+    marker = metafunc.definition.get_closest_marker("cases")
+    if marker is None:
+        return
+    subjects = marker.kwargs["build"](metafunc.config.stash[TOOLSETS])
+    if all(isinstance(subject, Pair) for subject in subjects):
+        metafunc.parametrize("pair", pair_params(subjects))
+    elif all(isinstance(subject, Case) for subject in subjects):
+        metafunc.parametrize("case", case_params(subjects))
+    else:
+        metafunc.parametrize("toolset", subjects, ids=[toolset.id for toolset in subjects])
 
 
 def _embedded_endpoint(config: pytest.Config) -> str:
@@ -379,6 +440,30 @@ def judge_pair(
     return judge_both
 
 
+@pytest.fixture
+def generated_run(
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
+    dispatcher: Dispatcher,
+    request_settings: Settings,
+) -> Iterator[GeneratedRun]:
+    """The examples of one generated test; concluded (results.json, baseline) when Hypothesis is done with it."""
+    recorder = request.config.stash[RECORDER]
+    DATABASE.place(recorder.report_dir / "hypothesis")
+    profile = hypothesis.settings.get_current_profile_name()
+    run = GeneratedRun(
+        request.node.name,
+        dispatcher.exchange,
+        request_settings,
+        recorder,
+        replay=lambda seed: replay_command(request.node.nodeid, profile, seed),
+        seed_of=lambda: replay_seed(request.function),
+        death=lambda: dispatcher.died,
+    )
+    yield run
+    record_property("hypothesis_seed", run.seed)
+
+
 # ---------------------------------------------------------------- how every test ends
 
 
@@ -433,7 +518,7 @@ def _failure_text(failure: BaseException) -> str:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """A generated test (tests/test_generated.py) ends through _conclude too, once Hypothesis is done with it.
+    """A generated test (tests/test_generated.py, test_user_generated.py) ends through _conclude too, once Hypothesis is done with it.
 
     Its examples raise as they fail, so that Hypothesis shrinks them; only then is the test's one judgement
     known: its minimal failure, refusals, a pass, or not run when the server died before an example was sent.

@@ -6,20 +6,24 @@ import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 
 @dataclass(frozen=True)
 class Option:
-    """A suite option: one command-line flag, one environment variable, one ini key."""
+    """A suite option: one command-line flag, one environment variable, one ini key.
+
+    kind "value" takes one value; "paths" is repeatable (the environment separates them with os.pathsep, the
+    ini file with new lines); "flag" takes no value (the environment and ini say 1/true/yes or 0/false/no)."""
 
     name: str
     help: str
     parse: Callable[[str], Any] = str
     default: Any = None
     env: str = ""
+    kind: Literal["value", "paths", "flag"] = "value"
 
     @property
     def flag(self) -> str:
@@ -53,6 +57,13 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise ValueError(f"must be positive, got {text}")
     return value
+
+
+def _yes_or_no(text: str) -> bool:
+    answer = text.strip().lower()
+    if answer not in ("1", "true", "yes", "0", "false", "no"):
+        raise ValueError(f"must be 1/true/yes or 0/false/no, got {text!r}")
+    return answer in ("1", "true", "yes")
 
 
 FAIL_ON = ("regression", "any")
@@ -104,6 +115,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("target_strict_level", "embedded target's --tool-strict-level: auto, function or parameter", str),
     Option("target_args", "more vLLM arguments for the embedded target, space-separated", str, ""),
     Option("target_timeout", "seconds the embedded target may take to start", _positive_float, 600.0),
+    Option(
+        "toolsets",
+        "a directory of your own tool sets (one JSON file each, OpenAI's tools format); repeatable",
+        default=(),
+        kind="paths",
+    ),
+    Option(
+        "only_user_toolsets",
+        "run only the tool sets of --toolsets, none of the suite's own",
+        _yes_or_no,
+        False,
+        kind="flag",
+    ),
 )
 
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
@@ -132,6 +156,8 @@ class Settings:
     target_strict_level: str | None
     target_args: str
     target_timeout: float
+    toolsets: tuple[str, ...]
+    only_user_toolsets: bool
 
     @property
     def verify(self) -> str | bool:
@@ -147,12 +173,20 @@ def add_options(parser: pytest.Parser) -> None:
     """Register every option in one named group, each with its ini key."""
     group = parser.getgroup("toolcall-conformance", "tool-call conformance suite")
     for option in OPTIONS:
-        group.addoption(option.flag, dest="tcc_" + option.name, default=None, help=_help_with_sources(option))
-        parser.addini(option.ini_key, help=option.help, default=None)
+        dest, help_text = "tcc_" + option.name, _help_with_sources(option)
+        if option.kind == "flag":
+            group.addoption(option.flag, dest=dest, action="store_const", const="yes", default=None, help=help_text)
+            parser.addini(option.ini_key, help=option.help, type="bool", default=None)
+        elif option.kind == "paths":
+            group.addoption(option.flag, dest=dest, action="append", default=None, metavar="DIR", help=help_text)
+            parser.addini(option.ini_key, help=option.help, type="paths", default=[])
+        else:
+            group.addoption(option.flag, dest=dest, default=None, help=help_text)
+            parser.addini(option.ini_key, help=option.help, default=None)
 
 
 def _help_with_sources(option: Option) -> str:
-    default = "" if option.default is None else f"; default {option.default}"
+    default = "" if option.default in (None, ()) else f"; default {option.default}"
     return f"{option.help} [env {option.env_var}, ini {option.ini_key}{default}]"
 
 
@@ -162,6 +196,11 @@ def resolve(config: pytest.Config, environ: dict[str, str] | None = None) -> Set
     values: dict[str, Any] = {}
     given: set[str] = set()
     for option in OPTIONS:
+        if option.kind == "paths":
+            values[option.name], source = _paths(config, environ, option)
+            if values[option.name]:
+                given.add(option.name)
+            continue
         raw, source = _raw_value(config, environ, option)
         if raw:
             given.add(option.name)
@@ -190,6 +229,19 @@ def _raw_value(config: pytest.Config, environ: dict[str, str], option: Option) -
     if option.env_var in environ:
         return environ[option.env_var], f"${option.env_var}"
     ini = config.getini(option.ini_key)
-    if ini:
-        return str(ini), f"ini {option.ini_key}"
+    if ini is not None and ini != "":
+        return ("yes" if ini else "no") if isinstance(ini, bool) else str(ini), f"ini {option.ini_key}"
     return None, "default"
+
+
+def _paths(config: pytest.Config, environ: dict[str, str], option: Option) -> tuple[tuple[str, ...], str]:
+    """Every path the first source that gives any gives; relative paths as given (the ini's: to its file)."""
+    cli = config.getoption("tcc_" + option.name, default=None)
+    if cli:
+        return tuple(cli), "command line"
+    if environ.get(option.env_var):
+        return tuple(filter(None, environ[option.env_var].split(os.pathsep))), f"${option.env_var}"
+    ini = config.getini(option.ini_key)
+    if ini:
+        return tuple(str(path) for path in ini), f"ini {option.ini_key}"
+    return tuple(option.default), "default"

@@ -1,105 +1,37 @@
-"""Tool sets from schemas/tools/, and the cases built from them: what is sent, in which mode."""
+"""The cases built from tool sets: what is sent, in which mode and with which tool_choice."""
 
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
-from ..data import TOOLS_DIR
 from ..settings import Settings
+from .toolsets import EMPTY_PARAMETERS, NEUTRAL_PROMPT, SEED_ID, ToolSet, curated_toolsets, load_toolset, parameters_of
 
-SEED_ID = "weather-seed"
-NEUTRAL_PROMPT = "Please use one of the available tools to help me. Choose sensible values for every argument."
-EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+__all__ = [  # the tool set names are re-exported: cases is where tests and checks have always found them
+    "EMPTY_PARAMETERS",
+    "MODES",
+    "NEUTRAL_PROMPT",
+    "SEED_ID",
+    "Case",
+    "Choice",
+    "Mode",
+    "Pair",
+    "ToolSet",
+    "equivalence_pairs",
+    "load_toolset",
+    "named_cases",
+    "parallel_off_cases",
+    "parameters_of",
+    "required_cases",
+    "user_sets",
+]
 
 Mode = Literal["blocking", "stream"]
 Choice = Literal["required", "named"]
 MODES: tuple[Mode, ...] = ("blocking", "stream")
-
-
-@dataclass(frozen=True)
-class ToolSet:
-    """A curated set of tools and the conversation that asks for one of them."""
-
-    id: str
-    title: str
-    tools: tuple[dict[str, Any], ...]
-    features: tuple[str, ...] = ()
-    messages: tuple[dict[str, Any], ...] | None = None
-    prompt: str | None = None
-    named: str | None = None
-    strict: bool = False
-
-    @property
-    def is_seed(self) -> bool:
-        """True for the scenario of vLLM's example client, which is sent as the example sends it."""
-        return self.id == SEED_ID
-
-    @property
-    def function_names(self) -> tuple[str, ...]:
-        return tuple(tool["function"]["name"] for tool in self.tools)
-
-    @property
-    def named_function(self) -> str:
-        return self.named or self.function_names[0]
-
-    def conversation(self) -> list[dict[str, Any]]:
-        if self.messages is not None:
-            return copy.deepcopy(list(self.messages))
-        return [{"role": "user", "content": self.prompt or NEUTRAL_PROMPT}]
-
-    def strict_variant(self) -> ToolSet:
-        """The same set with "strict": true on every function."""
-        tools = copy.deepcopy(list(self.tools))
-        for tool in tools:
-            tool["function"]["strict"] = True
-        return ToolSet(
-            id=f"{self.id}-strict",
-            title=f"{self.title} (strict)",
-            tools=tuple(tools),
-            features=(*self.features, "strict"),
-            messages=self.messages,
-            prompt=self.prompt,
-            named=self.named,
-            strict=True,
-        )
-
-
-def parameters_of(tools: list[dict[str, Any]] | tuple[dict[str, Any], ...], name: str) -> dict[str, Any] | None:
-    """The parameters schema of the named function; None when no tool has that name."""
-    for tool in tools:
-        function = tool.get("function") or {}
-        if function.get("name") == name:
-            return function.get("parameters", EMPTY_PARAMETERS)
-    return None
-
-
-def load_toolset(path: Path) -> ToolSet:
-    """Read one tool set file."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    messages = data.get("messages")
-    return ToolSet(
-        id=data["id"],
-        title=data.get("title", data["id"]),
-        tools=tuple(data["tools"]),
-        features=tuple(data.get("features", ())),
-        messages=tuple(messages) if messages is not None else None,
-        prompt=data.get("prompt"),
-        named=data.get("named"),
-    )
-
-
-@cache
-def toolsets(directory: Path = TOOLS_DIR) -> tuple[ToolSet, ...]:
-    """Every curated tool set, the seed first, each followed by its strict variant."""
-    loaded = [load_toolset(path) for path in sorted(directory.glob("*.json")) if not path.name.endswith(".schema.json")]
-    loaded.sort(key=lambda toolset: (not toolset.is_seed, toolset.id))
-    return tuple(variant for toolset in loaded for variant in (toolset, toolset.strict_variant()))
 
 
 @dataclass(frozen=True)
@@ -189,30 +121,42 @@ def _each_mode(toolset: ToolSet, choice: Choice, parallel_off: bool = False) -> 
         yield Case(toolset, mode, choice, parallel_off)
 
 
-def required_cases() -> list[Case]:
+ToolSets = Sequence[ToolSet] | None  # a run's tool sets; None: the curated ones
+
+
+def _or_curated(toolsets: ToolSets) -> Sequence[ToolSet]:
+    return curated_toolsets() if toolsets is None else toolsets
+
+
+def required_cases(toolsets: ToolSets = None) -> list[Case]:
     """Every tool set in both modes with tool_choice="required"."""
-    return [case for toolset in toolsets() for case in _each_mode(toolset, "required")]
+    return [case for toolset in _or_curated(toolsets) for case in _each_mode(toolset, "required")]
 
 
-def named_cases() -> list[Case]:
+def named_cases(toolsets: ToolSets = None) -> list[Case]:
     """Every tool set in both modes with one function named in tool_choice."""
-    return [case for toolset in toolsets() for case in _each_mode(toolset, "named")]
+    return [case for toolset in _or_curated(toolsets) for case in _each_mode(toolset, "named")]
 
 
-def parallel_off_cases() -> list[Case]:
+def parallel_off_cases(toolsets: ToolSets = None) -> list[Case]:
     """Multi-tool sets with tool_choice="required" and parallel_tool_calls=false."""
     return [
         case
-        for toolset in toolsets()
+        for toolset in _or_curated(toolsets)
         if len(toolset.tools) > 1
         for case in _each_mode(toolset, "required", parallel_off=True)
     ]
 
 
-def equivalence_pairs() -> list[Pair]:
+def equivalence_pairs(toolsets: ToolSets = None) -> list[Pair]:
     """Blocking and streamed forms of every required and named case."""
     return [
         Pair(Case(toolset, "blocking", choice), Case(toolset, "stream", choice))
-        for toolset in toolsets()
+        for toolset in _or_curated(toolsets)
         for choice in ("required", "named")
     ]
+
+
+def user_sets(toolsets: ToolSets = None) -> list[ToolSet]:
+    """The run's tool sets of --toolsets, each as written (what the user-drawn probes start from)."""
+    return [toolset for toolset in _or_curated(toolsets) if toolset.is_user]

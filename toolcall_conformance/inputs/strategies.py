@@ -15,11 +15,12 @@ parameters, possibly with `$defs`/`$ref`); `tool_definitions`; `tool_sets`; `key
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
 import string
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
@@ -666,17 +667,77 @@ def keywords_used(tools: Iterable[Tool]) -> list[str]:
 
 
 def generated_case(
-    tools: Iterable[Tool], mode: Mode, choice: Choice, named_index: int = 0, sampling_seed: int | None = None
+    tools: Iterable[Tool],
+    mode: Mode,
+    choice: Choice,
+    named_index: int = 0,
+    sampling_seed: int | None = None,
+    drawn_from: ToolSet | None = None,
 ) -> Case:
-    """The Case that sends a generated tool set; a named choice names tools[named_index % len(tools)]."""
+    """The Case that sends a generated tool set; a named choice names tools[named_index % len(tools)].
+
+    drawn_from: the user's tool set the tools come from (variants_of); its conversation is sent with them."""
     tools = tuple(tools)
     names = [tool["function"]["name"] for tool in tools]
     strict = all(tool["function"].get("strict") is True for tool in tools)
     toolset = ToolSet(
         id=GENERATED_ID,
-        title="generated tool set",
+        title="generated tool set" if drawn_from is None else f"drawn from {drawn_from.id}",
         tools=tools,
+        messages=None if drawn_from is None else drawn_from.messages,
+        prompt=None if drawn_from is None else drawn_from.prompt,
         named=names[named_index % len(names)],
         strict=strict,
     )
     return Case(toolset, mode, choice, extra={} if sampling_seed is None else {"seed": sampling_seed})
+
+
+# ---------------------------------------------------------------- drawn from a user's own tool set (--toolsets)
+
+# Objects with these keywords keep every property: leaving one out could break what they say about the rest.
+_PRUNE_GUARDS = frozenset(
+    {"minProperties", "dependentRequired", "dependentSchemas", "if", "allOf", "anyOf", "oneOf", "not", "$ref"}
+)
+
+
+@st.composite
+def _pruned(draw: st.DrawFn, schema: Any) -> Any:
+    """The schema with some optional properties left out, at every level of plain nested objects."""
+    if not isinstance(schema, dict):
+        return schema
+    pruned = dict(schema)
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and not _PRUNE_GUARDS & schema.keys():
+        required = set(schema.get("required", ()))
+        pruned["properties"] = {
+            name: draw(_pruned(sub))
+            for name, sub in properties.items()
+            if name in required or draw(st.booleans())  # shrinks to False: an optional property left out
+        }
+    if isinstance(schema.get("items"), dict):
+        pruned["items"] = draw(_pruned(schema["items"]))
+    return pruned
+
+
+@st.composite
+def variants_of(draw: st.DrawFn, tools: Sequence[Tool]) -> list[Tool]:
+    """Tool sets drawn from a user's own: some of its tools (in their order), each with some optional properties
+    left out, all with "strict": true or as written. Shrinks towards one tool with its required properties only:
+    the smallest part of the user's tools on which the server still fails. (The set as written is what the other
+    tests send.)
+
+    Every tool's choices are drawn whether it is kept or not, so that each keeps its place in Hypothesis's
+    choice sequence and the shrinker can drop one tool without changing the others; with none kept, the
+    first is sent."""
+    strict = draw(st.booleans())
+    drawn = []
+    for tool in tools:
+        kept = draw(st.booleans())  # shrinks to False: the tool left out
+        variant = copy.deepcopy(tool)
+        function = variant["function"]
+        if "parameters" in function:
+            function["parameters"] = draw(_pruned(function["parameters"]))
+        if strict:
+            function["strict"] = True
+        drawn.append((kept, variant))
+    return [variant for kept, variant in drawn if kept] or [drawn[0][1]]

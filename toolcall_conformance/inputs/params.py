@@ -1,10 +1,10 @@
-"""Turns cases into pytest parameters with readable ids and markers for -m selection."""
+"""Turns cases (and modes, choices) into pytest parameters with readable ids and markers for -m selection."""
 
 from __future__ import annotations
 
 import pytest
 
-from toolcall_conformance.inputs.cases import Case, Pair
+from .cases import Case, Pair
 
 
 def _marks(case: Case) -> list[pytest.MarkDecorator]:
@@ -28,3 +28,7 @@ def pair_params(pairs: list[Pair]) -> list[object]:
     return [
         pytest.param(pair, id=pair.id, marks=[pytest.mark.equivalence, *_marks(pair.blocking)[1:]]) for pair in pairs
     ]
+
+
+MODE_PARAMS = [pytest.param(mode, marks=getattr(pytest.mark, mode)) for mode in ("blocking", "stream")]
+CHOICE_PARAMS = [pytest.param(choice, marks=getattr(pytest.mark, choice)) for choice in ("required", "named")]

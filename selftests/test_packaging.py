@@ -1,0 +1,186 @@
+"""The suite as a user installs it: wheel and sdist built from this checkout, the wheel installed into a fresh
+virtual environment outside it, run from a temporary directory against the fault server with a user tool set.
+
+One module-scoped build and install (about a minute, pip's download cache warm); every test then runs the
+installed console script or pytest of that venv, never this checkout's code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selftests.fault_server import FaultServer
+from selftests.test_user_toolsets import CRM_TOOLS, USER_TEST_IDS
+from toolcall_conformance.inputs.bad_requests import bad_requests
+from toolcall_conformance.inputs.cases import equivalence_pairs, named_cases, parallel_off_cases, required_cases
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Installed:
+    """A fresh venv with the built wheel in it, and the distributions it was built from."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dist = root / "dist"
+        self.venv = root / "venv"
+        self.bin = self.venv / "bin"
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        """This machine's environment without anything that points at the checkout or steers the suite."""
+        keep = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("TCC_", "PYTEST_", "VIRTUAL_ENV", "PYTHON")) and key != "OPENAI_API_KEY"
+        }
+        return {**keep, "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
+
+    def run(self, command: list[str], cwd: Path, timeout: float = 300, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            command, cwd=cwd, env=self.environment(**extra), capture_output=True, text=True, timeout=timeout
+        )
+
+
+def _checked(command: list[str], **kwargs: object) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    assert done.returncode == 0, f"{' '.join(map(str, command))} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    found = Installed(tmp_path_factory.mktemp("packaging"))
+    _checked([sys.executable, "-m", "build", "--outdir", str(found.dist), str(REPO)], timeout=600)
+    venv.create(found.venv, with_pip=True)
+    (wheel,) = found.dist.glob("*.whl")
+    _checked(
+        [str(found.bin / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q", str(wheel)],
+        timeout=600,
+    )
+    yield found
+
+
+@pytest.fixture
+def user_sets(tmp_path: Path) -> Path:
+    directory = tmp_path / "my-tools"
+    directory.mkdir()
+    (directory / "crm.json").write_text(json.dumps(CRM_TOOLS))
+    return directory
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path) -> Path:
+    """A working directory that is neither the checkout nor under it."""
+    directory = tmp_path / "work"
+    directory.mkdir()
+    assert REPO not in directory.parents
+    return directory
+
+
+def results_of(directory: Path) -> dict:
+    return json.loads((directory / "reports" / "latest" / "results.json").read_text())
+
+
+def test_the_distributions_carry_the_tests_the_data_and_the_install_script(installed: Installed) -> None:
+    (sdist,) = installed.dist.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"tests/test_required.py", "schemas/tools/weather-seed.json", "scripts/install-target"} <= names
+    package = next(installed.venv.glob("lib/python*/site-packages/toolcall_conformance"))
+    for part in ("suite/test_user_generated.py", "schemas/tools/toolset.schema.json", "installer/lib/steps.sh"):
+        assert (package / part).is_file(), part
+    assert not (package.parent / "tests").exists()  # nothing lands as a top-level "tests" package
+
+
+def test_the_installed_command_runs_ours_and_the_user_s_sets_from_any_directory(
+    installed: Installed, user_sets: Path, elsewhere: Path
+) -> None:
+    with FaultServer("none") as server:
+        done = installed.run(
+            ["toolcall-conformance", f"--endpoint={server.base_url}", f"--toolsets={user_sets}", "-q"], elsewhere
+        )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = results_of(elsewhere)
+    curated = len(required_cases()) + len(named_cases()) + len(parallel_off_cases()) + len(equivalence_pairs())
+    generated, through_the_sdk = 8, 4
+    tests = {record["test"] for record in document["tests"]}
+    assert tests >= USER_TEST_IDS
+    assert len(tests) == curated + len(bad_requests()) + generated + through_the_sdk + len(USER_TEST_IDS)
+    assert document["totals"] == {"pass": len(tests)}
+    assert (elsewhere / "reports" / "latest" / "report.html").is_file()
+
+
+def test_the_installed_command_fails_the_user_s_sets_on_a_broken_server(
+    installed: Installed, user_sets: Path, elsewhere: Path
+) -> None:
+    with FaultServer("args-schema-violation") as server:
+        done = installed.run(
+            [
+                "toolcall-conformance",
+                f"--endpoint={server.base_url}",
+                f"--toolsets={user_sets}",
+                "--only-user-toolsets",
+                "-k",
+                "not user_generated",
+            ],
+            elsewhere,
+        )
+    assert done.returncode == 1, done.stdout[-3000:]
+    records = {record["test"]: record for record in results_of(elsewhere)["tests"]}
+    assert set(records) == {name for name in USER_TEST_IDS if "user_generated" not in name}
+    assert {v["check"] for v in records["test_required[crm-stream]"]["violations"]} == {"args.schema"}
+
+
+def test_without_an_endpoint_or_a_target_it_says_in_one_line_how_to_install_one(
+    installed: Installed, elsewhere: Path
+) -> None:
+    done = installed.run(["toolcall-conformance"], elsewhere, TCC_VLLM_VENV=str(elsewhere / "no-vllm-here"))
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    (line,) = done.stderr.strip().splitlines()
+    assert "toolcall-conformance install-target" in line and "--endpoint=URL" in line and "no-vllm-here" in line
+    assert not (elsewhere / "reports").exists()
+    helped = installed.run(["toolcall-conformance", "install-target", "--help"], elsewhere)
+    assert helped.returncode == 0 and "TCC_VLLM_VENV" in helped.stdout
+
+
+def test_inside_a_user_s_own_repository_the_entry_point_runs_the_suite_and_leaves_their_tests_alone(
+    installed: Installed, user_sets: Path, elsewhere: Path
+) -> None:
+    (elsewhere / "tests").mkdir()
+    (elsewhere / "tests" / "test_mine.py").write_text("def test_mine():\n    assert 1 + 1 == 2\n")
+    (elsewhere / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\n"
+        'testpaths = ["tests"]\n'
+        'asyncio_default_fixture_loop_scope = "function"\n'
+        f'tcc_toolsets = ["{user_sets}"]\n'
+        "tcc_only_user_toolsets = true\n"
+    )
+    python = str(installed.bin / "python")
+    own = installed.run([python, "-m", "pytest", "-q"], elsewhere)
+    assert own.returncode == 0 and "1 passed" in own.stdout, own.stdout
+    assert not (elsewhere / "reports").exists()  # the plugin is loaded, and inert for tests that are not the suite
+    with FaultServer("none") as server:
+        for plugin in ([], ["-p", "toolcall_conformance"]):
+            suite = installed.run(
+                [
+                    python,
+                    "-m",
+                    "pytest",
+                    *plugin,
+                    "--pyargs",
+                    "toolcall_conformance.suite",
+                    f"--endpoint={server.base_url}",
+                ],
+                elsewhere,
+                **({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"} if plugin else {}),
+            )
+            assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-2000:]
+            assert {record["test"] for record in results_of(elsewhere)["tests"]} == USER_TEST_IDS
