@@ -380,5 +380,8 @@ class Dispatcher:
             self._process.kill()
             self._process.wait(timeout=5)
         self._connection.close()
-        if self._log_path is not None and self._log_path.exists() and not self._log_path.stat().st_size:
-            self._log_path.unlink()  # it had nothing to say
+        if self._log_path is not None:
+            # xdist's workers share the run's log: another may remove the empty file between the look and the unlink.
+            with contextlib.suppress(FileNotFoundError):
+                if not self._log_path.stat().st_size:
+                    self._log_path.unlink()  # it had nothing to say
