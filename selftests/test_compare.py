@@ -136,6 +136,38 @@ def test_a_verdict_change_that_is_neither_regression_nor_fix_is_changed():
     assert not run_diff.failed("regression") and run_diff.failed("any")
 
 
+def generated(record_: dict) -> dict:
+    """The record of a generated (Hypothesis) test: it carries "generated", what its examples came to."""
+    return {**record_, "generated": {"examples": 20, "outcomes": {"fail": 1, "pass": 19}}}
+
+
+def test_a_generated_test_failing_with_other_checks_is_changed_not_a_regression_or_a_fix():
+    """A generated test's checks are its minimal example's: which failing example was reached first is no verdict."""
+    baseline = {
+        "g[other]": fail("args.schema"),
+        "g[fewer]": fail("args.json", "args.schema"),
+        "g[same]": fail("args.json"),
+        "g[newly]": PASS,
+        "curated": fail("args.schema"),
+    }
+    run = results(
+        generated(record("g[other]", "fail", "stream.finish-once")),
+        generated(record("g[fewer]", "fail", "args.json")),
+        generated(record("g[same]", "fail", "args.json")),
+        generated(record("g[newly]", "fail", "args.json")),
+        record("curated", "fail", "stream.finish-once"),
+    )
+    run_diff = diff(baseline, run)
+    assert summary(run_diff) == {
+        "changed": [("g[fewer]", ("args.schema",)), ("g[other]", ("args.schema", "stream.finish-once"))],
+        "regressions": [("curated", ("stream.finish-once",)), ("g[newly]", ("args.json",))],
+        "fixes": [("curated", ("args.schema",))],
+    }
+    assert run_diff.known_failures == 1
+    assert "g[other]: fail [args.schema] -> fail [stream.finish-once]" in run_diff.render_text()
+    assert run_diff.failed("any") and [entry.test for entry in run_diff.regressions] == ["curated", "g[newly]"]
+
+
 def test_failing_another_way_is_a_regression():
     baseline = {"f": fail("args.schema"), "e": Expected("error"), "t": Expected("timeout"), "same": Expected("error")}
     run = results(

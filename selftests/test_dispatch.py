@@ -58,3 +58,50 @@ def test_short_keys_are_not_scrubbed_and_data_stays_data():
         "a": ["Bearer [REDACTED]", 1, None],
         "[REDACTED]": True,
     }
+
+
+def test_connections_are_split_into_small_pools_and_never_more_than_the_concurrency_at_once():
+    """httpcore's pool upkeep grows with the square of its size (wire/pools.py): 20 slots are 3 clients of <= 8."""
+    import asyncio
+    from collections import Counter
+
+    from toolcall_conformance.wire.pools import POOL_SIZE, ClientPools
+
+    async def take_all() -> tuple[Counter, bool, list[int]]:
+        pools = ClientPools(20, 5.0)
+        held, taken = [], Counter()
+        for _ in range(20):
+            context = pools.slot()
+            taken[id(await context.__aenter__())] += 1
+            held.append(context)
+        twenty_first = asyncio.ensure_future(pools.slot().__aenter__())
+        await asyncio.sleep(0.05)
+        waited = not twenty_first.done()
+        await held[0].__aexit__(None, None, None)
+        await asyncio.wait_for(twenty_first, 1.0)
+        limits = [client._transport._pool._max_connections for client in pools.clients]
+        await pools.aclose()
+        return taken, waited, limits
+
+    taken, waited, limits = asyncio.run(take_all())
+    assert sorted(taken.values()) == [6, 7, 7] and waited
+    assert sorted(limits) == [6, 7, 7] and max(limits) <= POOL_SIZE
+
+
+def test_requests_one_after_another_take_the_same_client_and_its_open_connection():
+    """As in one pool: a server whose listener closes refuses the next request instead of answering on a
+    connection an earlier request left open in another client (test_a_server_that_dies_... relies on it)."""
+    import asyncio
+
+    from toolcall_conformance.wire.pools import ClientPools
+
+    async def one_after_another() -> set[int]:
+        pools = ClientPools(64, 5.0)
+        used = set()
+        for _ in range(5):
+            async with pools.slot() as client:
+                used.add(id(client))
+        await pools.aclose()
+        return used
+
+    assert len(asyncio.run(one_after_another())) == 1

@@ -19,6 +19,7 @@ from toolcall_conformance.inputs.strategies import generated_case, keywords_used
 from toolcall_conformance.judging.checks import Subject, checks_of
 from toolcall_conformance.judging.generated import Example, NotRun, Outcome, classify
 from toolcall_conformance.judging.verdict import Verdict, transport_judgement
+from toolcall_conformance.reporting.expectations import FORMAT as EXPECTATIONS_FORMAT
 from toolcall_conformance.settings import OPTIONS as SUITE_OPTIONS
 from toolcall_conformance.settings import Settings
 from toolcall_conformance.wire.client import (
@@ -162,6 +163,32 @@ def test_a_generated_test_meets_its_baseline_like_any_test(pytester: pytest.Pyte
     assert record["verdict"] == "fail" and record["expectation"] == "known failure"
     second.assert_outcomes(xfailed=1)
     assert second.ret == 0, second.stdout.str()
+
+
+def test_a_generated_test_failing_with_other_checks_is_another_example_not_a_regression(
+    pytester: pytest.Pytester,
+) -> None:
+    """Its checks are the minimal example's: other ones under the same fail verdict are a known failure shown as such.
+
+    A curated test breaking a check its baseline does not list is a regression (test_expectations.py)."""
+    first, records = run_generated(pytester, "ignore-maximum", "blocking-required-strict")
+    assert first.ret == 1
+    (test,) = records
+    assert "stream.finish-once" not in records[test]["checks"]
+    baseline = pytester.path / "baseline.json"
+    expected = {test: {"verdict": "fail", "checks": ["stream.finish-once"]}}
+    baseline.write_text(json.dumps({"format": EXPECTATIONS_FORMAT, "tests": expected}))
+    second, records = run_generated(
+        pytester, "ignore-maximum", "blocking-required-strict", f"--baseline={baseline}", "-rx"
+    )
+    assert records[test]["verdict"] == "fail" and records[test]["expectation"] == "other example"
+    second.assert_outcomes(xfailed=1)
+    assert "another minimal example" in second.stdout.str() and "stream.finish-once" in second.stdout.str()
+    assert second.ret == 0, second.stdout.str()
+    baseline.write_text(json.dumps({"format": EXPECTATIONS_FORMAT, "tests": {test: {"verdict": "pass"}}}))
+    third, records = run_generated(pytester, "ignore-maximum", "blocking-required-strict", f"--baseline={baseline}")
+    assert records[test]["expectation"] == "regression"  # a pass that now fails stays a regression
+    assert third.ret == 1
 
 
 def test_truncation_is_not_a_failure(pytester: pytest.Pytester) -> None:

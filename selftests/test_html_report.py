@@ -406,6 +406,12 @@ def test_a_generated_test_whose_schemas_were_refused_shows_refused_not_a_verdict
     assert "2 warn" in totals[: totals.index("</p>")], "the totals count verdicts: a refusal is a warning"
 
 
+def test_the_header_names_the_sdk_the_checks_judged_with(tmp_path: Path):
+    suite = {"name": "toolcall-conformance", "version": "0.1.0", "judged_with": {"openai": "3.60.0"}}
+    assert "judging with openai-python 3.60.0" in render_html(document(record("t"), suite=suite), tmp_path)
+    assert "judging with" not in render_html(document(record("t")), tmp_path)
+
+
 def test_write_html_writes_report_html_in_the_run_directory(tmp_path: Path):
     path = write_html(document(record("t")), tmp_path)
     assert path == tmp_path / "report.html"

@@ -279,6 +279,16 @@ def test_find_vllm_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert find_vllm_python() is None
 
 
+def test_installed_packages_are_read_from_the_targets_python_and_never_fail(tmp_path: Path) -> None:
+    found = launcher.installed_packages(Path(sys.executable), ("pytest", "no-such-distribution-here"))
+    assert found == {"pytest": pytest.__version__}
+    assert launcher.installed_packages(tmp_path / "no-python") == {}
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho not json\n")
+    broken.chmod(0o755)
+    assert launcher.installed_packages(broken) == {}
+
+
 @pytest.mark.vllm
 def test_real_vllm_serves_the_shaped_model(tmp_path: Path, vllm_python: Path) -> None:
     python = vllm_python

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -97,6 +98,7 @@ def test_a_run_against_a_correct_server_validates(pytester: pytest.Pytester):
     document = run_against(pytester, "none", "-k", SEED)
     assert problems(document) == []
     assert verdicts(document) == {"pass"}
+    assert document["suite"]["judged_with"]["openai"] == openai.__version__  # the SDK the sdk.* checks ran
     if "collected" in document:  # before -k deselected all but these
         assert {record["test"] for record in document["tests"]} < set(document["collected"])
 

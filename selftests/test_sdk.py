@@ -125,3 +125,11 @@ def test_replays_in_several_threads_stay_apart():
             )
         )
     assert all({view.calls[0].name for view in views[name]} == {name} for name in exchanges)
+
+
+def test_the_warm_up_replays_a_blocking_and_a_streamed_answer_the_sdk_takes():
+    """The dispatcher warms the judging up while the first answers are on their way; its answers must be good
+    ones, or the warm-up would stop every run (it asserts that the SDK took both)."""
+    from toolcall_conformance.judging.checks import warm_up
+
+    warm_up()

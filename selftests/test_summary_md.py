@@ -38,6 +38,12 @@ def test_the_target_is_named_without_credentials(tmp_path: Path):
     assert "sk-secret" not in markdown and "user:" not in markdown
 
 
+def test_the_sdk_judged_with_is_named_when_recorded():
+    suite = {"name": "toolcall-conformance", "version": "0.1.0", "judged_with": {"openai": "3.60.0"}}
+    assert "suite 0.1.0 judging with openai-python 3.60.0 ·" in render_markdown(document(record("t"), suite=suite))
+    assert "judging with" not in render_markdown(document(record("t")))
+
+
 def test_failures_are_a_table_capped_with_a_count_of_the_rest(tmp_path: Path):
     results, _ = sample_run(tmp_path)
     markdown = render_markdown(results)

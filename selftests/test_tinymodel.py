@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -247,3 +248,47 @@ def test_chat_template_renders_with_the_transformers_vllm_uses(tmp_path: Path, v
     )
     assert result.returncode == 0, result.stderr[-2000:]
     _check_rendering(json.loads(result.stdout))
+
+
+def test_the_pythonic_template_writes_calls_as_the_pythonic_parser_reads_them(tmp_path: Path) -> None:
+    pytest.importorskip("jinja2", reason="jinja2 is not installed in this environment")
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
+    template = env.from_string(tinymodel.chat_template("pythonic"))
+    weather = {
+        "city": 'Dallas "Big D" \\ Zürich 🌦',
+        "days": 2,
+        "metric": True,
+        "alerts": None,
+        "hours": [6, 12.5, -1e-07],
+        "near": {"ok": False, "none": {}, "list": []},
+    }
+    calls = [
+        {"type": "function", "function": {"name": "get_weather", "arguments": weather}},
+        {"type": "function", "function": {"name": "get_time", "arguments": {}}},
+    ]
+    messages = [{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": None, "tool_calls": calls}]
+    text = template.render(messages=messages, tools=TOOLS, add_generation_prompt=True)
+    assert "write one Python list of calls and nothing else" in text and "<tool_call>" not in text
+    written = text.split("<|im_start|>assistant\n")[1].split("<|im_end|>")[0]
+    assert written == (
+        '[get_weather(city="Dallas \\"Big D\\" \\\\ Zürich 🌦", days=2, metric=True, alerts=None, '
+        'hours=[6, 12.5, -1e-07], near={"ok": False, "none": {}, "list": []}), get_time()]'
+    )
+    # What vLLM's pythonic parser does with it: Python's ast, each keyword a literal.
+    parsed = ast.parse(written, mode="eval").body
+    assert isinstance(parsed, ast.List)
+    read = {call.func.id: {k.arg: ast.literal_eval(k.value) for k in call.keywords} for call in parsed.elts}
+    assert read == {"get_weather": weather, "get_time": {}}
+    folder = build_model(tmp_path, "random", "pythonic")
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    assert config["chat_template"] == tinymodel.chat_template("pythonic") != tinymodel.CHAT_TEMPLATE
+
+
+def test_an_unknown_parser_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no chat template for tool-call parser 'mistral'"):
+        build_model(tmp_path / "m", "shaped", "mistral")
+    assert not (tmp_path / "m").exists()

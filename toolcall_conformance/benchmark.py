@@ -43,6 +43,7 @@ from .reporting.report import CI_SUMMARY_VARIABLE
 from .settings import OPTIONS_BY_NAME, Settings
 from .wire.client import send
 from .wire.dispatch import request_key
+from .wire.pools import POOL_SIZE, ClientPools
 from .wire.preflight import preflight
 from .wire.stream import parse_sse, reassemble
 
@@ -55,19 +56,21 @@ def suite_bodies(settings: Settings) -> list[dict[str, Any]]:
     return list(unique.values())
 
 
-async def _plain(endpoint: str, bodies: list[dict[str, Any]], concurrency: int) -> float:
-    slots = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
+async def _plain(endpoint: str, bodies: list[dict[str, Any]], concurrency: int, one_pool: bool = False) -> float:
+    """Seconds for a plain client to send the bodies, `concurrency` at a time, reading every byte. Its
+    connections are split into pools as the suite's are (wire/pools.py); one_pool: all in one httpx client."""
+    pools = ClientPools(concurrency, 120, pool_size=concurrency if one_pool else POOL_SIZE)
 
-        async def one(body: dict[str, Any]) -> None:
-            async with slots, http.stream("POST", endpoint + "/chat/completions", json=body) as response:
-                async for _ in response.aiter_raw():
-                    pass
+    async def one(body: dict[str, Any]) -> None:
+        async with pools.slot() as http, http.stream("POST", endpoint + "/chat/completions", json=body) as response:
+            async for _ in response.aiter_raw():
+                pass
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one(body) for body in bodies))
-        return time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(one(body) for body in bodies))
+    elapsed = time.perf_counter() - started
+    await pools.aclose()
+    return elapsed
 
 
 def _suite(endpoint: str, concurrency: int) -> tuple[float, float, int, float]:

@@ -6,8 +6,9 @@ it cost as the work grows?
 The emulated server (emulated.py) replays answers recorded from the embedded vLLM with the latency of a small
 model on one GPU, in its own process and at little CPU, so the suite and a plain client are measured against a
 server whose time is not theirs. Per concurrency (16, 64): rounds of suite and plain client in rotating order;
-the request-phase ratio (suite's first request to last verdict, over the plain client's time) and the whole
-runs. Then the scale: the same server with the cases sent 1, 10 and 50 times (--repeat): wall time, the suite's
+the request-phase ratio (suite's first request to last verdict, over the plain client's time), when the
+suite's last answer came, and the whole runs. The plain client splits its connections into pools as the
+suite does (wire/pools.py); the same client in one httpx pool is timed beside it, to show what that costs. Then the scale: the same server with the cases sent 1, 10 and 50 times (--repeat): wall time, the suite's
 CPU and peak RSS per size. The last line is `ratio=<median request-phase ratio at 64> cpu_ms_per_test=<...>`.
 """
 
@@ -40,6 +41,7 @@ class SuiteRun:
 
     wall: float  # the whole process
     phase: float  # first request sent to last verdict (results.json)
+    answers: float  # first request sent to last answer received (results.json requests_seconds)
     sent: int
     tests: int
     cpu: float  # pytest and its sending process
@@ -66,6 +68,7 @@ def suite_run(endpoint: str, concurrency: int, repeat: int = 1) -> SuiteRun:
     return SuiteRun(
         wall=wall,
         phase=document["request_phase_seconds"],
+        answers=document["requests_seconds"],
         sent=document["requests_sent"],
         tests=len(document["tests"]),
         cpu=usage.ru_utime + usage.ru_stime,
@@ -133,25 +136,31 @@ def run(rounds: int, recording: Path, rerecord: bool) -> int:
         for concurrency in CONCURRENCIES:
             suites: list[SuiteRun] = []
             plains: list[float] = []
+            one_pools: list[float] = []
             for round_number in range(rounds):
-                order = ("suite", "plain") if round_number % 2 == 0 else ("plain", "suite")
+                order = ("suite", "plain", "one pool") if round_number % 2 == 0 else ("one pool", "plain", "suite")
                 for kind in order:
                     if kind == "suite":
                         suites.append(suite_run(endpoint, concurrency))
-                    else:
+                    elif kind == "plain":
                         plains.append(asyncio.run(_plain(endpoint, bodies, concurrency)))
+                    else:
+                        one_pools.append(asyncio.run(_plain(endpoint, bodies, concurrency, one_pool=True)))
                 print(f"  concurrency {concurrency}, round {round_number + 1}: suite {suites[-1].phase:.2f} s for its "
-                      f"{suites[-1].sent} requests ({suites[-1].wall:.2f} s whole run, {suites[-1].cpu:.2f} s CPU); "
-                      f"plain {plains[-1]:.2f} s for {len(bodies)}", flush=True)  # fmt: skip
+                      f"{suites[-1].sent} requests ({suites[-1].answers:.2f} s to the last answer, {suites[-1].wall:.2f} s "
+                      f"whole run, {suites[-1].cpu:.2f} s CPU); plain {plains[-1]:.2f} s for {len(bodies)} "
+                      f"(one httpx pool: {one_pools[-1]:.2f} s)", flush=True)  # fmt: skip
             phase, wall, plain = (
                 _median([s.phase for s in suites]),
                 _median([s.wall for s in suites]),
                 _median(plains),
             )
+            answers, one_pool = _median([s.answers for s in suites]), _median(one_pools)
             ratios[concurrency] = phase / plain
             cpu_per_test[concurrency] = _median([s.cpu / s.tests for s in suites]) * 1000
             print(f"concurrency {concurrency}: request phase suite {phase:.2f} s / plain {plain:.2f} s = "
-                  f"{ratios[concurrency]:.2f} (target <= 1.10); whole suite run {wall:.2f} s = plain + "
+                  f"{ratios[concurrency]:.2f} (target <= 1.10); last answer after {answers:.2f} s = "
+                  f"{answers / plain:.2f} x plain; plain in one httpx pool {one_pool:.2f} s; whole suite run {wall:.2f} s = plain + "
                   f"{wall - plain:.2f} s (target <= plain + 3 s); suite CPU {cpu_per_test[concurrency]:.1f} ms "
                   f"per test", flush=True)  # fmt: skip
         print("scale, concurrency 64 (each case sent K times, --repeat=K):")

@@ -21,8 +21,10 @@ from .inputs.params import case_params, pair_params
 from .inputs.toolsets import ToolSetError, run_toolsets
 from .judging.checks import judge_exchange
 from .judging.checks import judge_pair as compare_pair
+from .judging.checks import warm_up as warm_up_judging
 from .judging.generated import NotRun
 from .judging.refusal import judge_refusal
+from .judging.sdk_worker import SdkViewWorker, take_views_from
 from .judging.verdict import FAILED, NOT_JUDGED, Judgement, Verdict, combine, transport_judgement
 from .redact import url_without_credentials
 from .reporting.compare import RunDiff, diff, load_baseline
@@ -338,10 +340,26 @@ def request_settings(conformance_settings: Settings, target: Target) -> Settings
     return conformance_settings.with_target(target.endpoint, target.model)
 
 
+# From this many requests sent ahead, the SDK's view is worked out in a process of its own (sdk_worker.py); for
+# fewer, that process's start (it imports openai-python) costs more than it takes off the tests.
+SDK_WORKER_FROM = 32
+
+
 @pytest.fixture(scope="session")
 def dispatcher(request: pytest.FixtureRequest, request_settings: Settings) -> Iterator[Dispatcher]:
     """Sends every selected test's request ahead, in test order, a bounded number at once."""
     settings = request_settings
+    log_path = request.config.stash[RECORDER].run_dir / "dispatch.log"
+    # xdist hands tests to workers as they go, so a worker cannot know its share in advance: there each
+    # test sends its own request when it runs, the workers are the concurrency, and each judges its own.
+    ahead = not hasattr(request.config, "workerinput")
+    bodies = [
+        case.body(settings, repetition)
+        for item in (request.session.items if ahead else [])
+        for case in _cases_of(item)
+        for repetition in range(settings.repeat)
+    ]
+    views = SdkViewWorker(log_path) if len(bodies) >= SDK_WORKER_FROM else None
     sender = Dispatcher(
         settings.endpoint or "",
         settings.api_key,
@@ -349,23 +367,26 @@ def dispatcher(request: pytest.FixtureRequest, request_settings: Settings) -> It
         settings.concurrency,
         retries=settings.retry_overloaded,
         verify=settings.verify,
-        log_path=request.config.stash[RECORDER].run_dir / "dispatch.log",
+        log_path=log_path,
+        on_answer=views.expect if views is not None else None,
     )
+    take_views_from(views.view if views is not None else None)
     progress = request.config.stash.get(PROGRESS, None)
     if progress is not None:
         progress.requests = lambda: (sender.answered, sender.queued)
     try:
-        # xdist hands tests to workers as they go, so a worker cannot know its share in advance: there each
-        # test sends its own request when it runs, and the workers are the concurrency.
-        if not hasattr(request.config, "workerinput"):
-            for item in request.session.items:
-                for case in _cases_of(item):
-                    for repetition in range(settings.repeat):
-                        sender.submit(case.body(settings, repetition))
+        for body in bodies:
+            sender.submit(body)
+        if views is None:  # else the worker does the SDK's work, and this process never needs openai-python
+            warm_up_judging()  # while the first answers are on their way
         yield sender
     finally:
-        sender.close()
+        take_views_from(None)
+        if views is not None:
+            views.close()
+        sender.close()  # last: it removes the log both processes share when neither said anything
         recorder = request.config.stash[RECORDER]
+        recorder.sdk_views_from_worker = views.given if views is not None else 0
         recorder.requests_sent += sender.sent
         recorder.first_request = sender.first_sent
         recorder.last_answer = sender.last_answered
@@ -482,12 +503,21 @@ def _conclude(judgement: Judgement, config: pytest.Config, failure: BaseExceptio
     change, expected = None, None
     if baseline is not None:
         expected = baseline.get(judgement.test_id)
-        change = compare_expectation(expected, judgement.verdict.value, set(judgement.must_checks))
+        generated = isinstance(judgement.extra.get("generated"), dict)
+        change = compare_expectation(expected, judgement.verdict.value, set(judgement.must_checks), generated=generated)
         judgement.extra["expectation"] = change.value
     recorder.record(judgement)
     explained = _failure_text(failure) if failure is not None else render(judgement)
     if change is Change.KNOWN_FAILURE:
         pytest.xfail(say(f"known failure ({', '.join(judgement.must_checks)}): {expected.reason if expected else ''}"))
+    if change is Change.OTHER_EXAMPLE and expected is not None:
+        was = ", ".join(sorted(expected.checks)) or "no checks broken"
+        pytest.xfail(
+            say(
+                f"known failure, another minimal example: it breaks {', '.join(judgement.must_checks)} "
+                f"where the baseline's broke {was} (Hypothesis reached another failing example first)"
+            )
+        )
     if change is Change.REGRESSION and expected is not None:
         was = f"{expected.verdict} ({', '.join(sorted(expected.checks)) or 'no checks broken'})"
         pytest.fail(say(f"REGRESSION: expected {was}\n{explained}"), pytrace=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,10 +32,15 @@ def scrub(text: str, secrets: list[str]) -> str:
 
 def scrub_data(value: Any, secrets: list[str]) -> Any:
     """A copy of JSON-like data with every string (keys included) scrubbed: still valid data after it."""
+    return map_strings(value, lambda text: scrub(text, secrets))
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of JSON-like data with `change` applied to every string, keys included."""
     if isinstance(value, str):
-        return scrub(value, secrets)
+        return change(value)
     if isinstance(value, dict):
-        return {scrub_data(key, secrets): scrub_data(item, secrets) for key, item in value.items()}
+        return {map_strings(key, change): map_strings(item, change) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [scrub_data(item, secrets) for item in value]
+        return [map_strings(item, change) for item in value]
     return value

@@ -112,6 +112,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "target_flavour", "embedded target's model: shaped (useful answers) or random (random weights)", str, "shaped"
     ),
+    Option(
+        "target_parser",
+        "embedded target's --tool-call-parser: hermes (structural tags) or pythonic (JSON-array grammar)",
+        str,
+        "hermes",
+    ),
     Option("target_strict_level", "embedded target's --tool-strict-level: auto, function or parameter", str),
     Option("target_args", "more vLLM arguments for the embedded target, space-separated", str, ""),
     Option("target_timeout", "seconds the embedded target may take to start", _positive_float, 600.0),
@@ -153,6 +159,7 @@ class Settings:
     baseline: str | None
     fail_on: str
     target_flavour: str
+    target_parser: str
     target_strict_level: str | None
     target_args: str
     target_timeout: float

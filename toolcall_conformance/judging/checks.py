@@ -69,9 +69,9 @@ class Observation:
     @cached_property
     def sdk(self) -> Any:
         """What openai-python makes of this answer (sdk.SdkView), worked out once for the sdk.* checks."""
-        from .sdk import sdk_view
+        from .sdk_worker import view_of
 
-        return sdk_view(self.exchange)
+        return view_of(self.exchange)
 
 
 CheckFunction = Callable[[Any], Iterable[Violation]]
@@ -146,6 +146,15 @@ def all_checks() -> Mapping[str, Check]:
     }
     ordered = sorted(_REGISTRY.values(), key=lambda registered: order[registered.module])  # stable: keeps definitions
     return MappingProxyType({registered.id: registered for registered in ordered})
+
+
+def warm_up() -> None:
+    """Do the judging's start-up work now: import every check module (openai-python among them) and replay an
+    answer through the SDK view, which the first test's judging would otherwise wait for."""
+    all_checks()
+    from .sdk import warm_up as warm_up_sdk
+
+    warm_up_sdk()
 
 
 def checks_of(subject: Subject) -> list[Check]:

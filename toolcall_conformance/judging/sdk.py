@@ -8,23 +8,25 @@ returns the recorded response: a blocking answer through `client.chat.completion
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import openai
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from pydantic import ValidationError
 
-from ..wire.client import Exchange
-from .answer import comparable_arguments, decode_arguments
+from ..wire.client import Exchange, parse_response
+from .answer import answer_of, comparable_arguments, decode_arguments
 from .checks import Observation, check
 from .schema import shorten
 
-SDK = f"openai-python {openai.__version__}"
+if TYPE_CHECKING:
+    import openai
+
+SDK = "openai-python"  # its version is the run's: results.json suite.judged_with
 _HOP_BY_HOP = ("content-length", "transfer-encoding", "connection")  # the raw bytes keep their encoding
 
 
@@ -44,6 +46,7 @@ class SdkView:
     calls: tuple[SdkCall, ...] = ()
     raised: str | None = None  # the SDK's exception, as "Type: message"
     unreadable: str | None = None  # an agent's read of the SDK's object failed
+    model_problems: tuple[str, ...] = ()  # where the answer fails the SDK's response models (sdk.strict-model)
 
     @property
     def failure(self) -> str | None:
@@ -67,6 +70,8 @@ _REPLAY = _Replay()
 
 @cache
 def _client() -> openai.OpenAI:
+    import openai  # here: the pytest process needs it only when it works a view out itself (sdk_worker.py)
+
     transport = httpx.MockTransport(_REPLAY.respond)
     return openai.OpenAI(
         api_key="sdk-view",
@@ -100,12 +105,35 @@ def _replayed(exchange: Exchange, arguments: dict[str, Any]) -> Any:
 
 
 def sdk_view(exchange: Exchange) -> SdkView:
-    """Replay one recorded answer through openai-python and read its tool calls as an agent would."""
+    """Replay one recorded answer through openai-python and read its tool calls as an agent would; and validate
+    it against the SDK's response models."""
     try:
         completion = _replayed(exchange, _replayed_request(exchange))
     except Exception as error:  # whatever the SDK raises on this answer is what an agent would get
-        return _unless_only_strict_parsing(exchange, f"{type(error).__name__}: {shorten(str(error), 200)}")
-    return _read(completion)
+        view = _unless_only_strict_parsing(exchange, f"{type(error).__name__}: {shorten(str(error), 200)}")
+    else:
+        view = _read(completion)
+    return dataclasses.replace(view, model_problems=_model_problems(exchange))
+
+
+def warm_up() -> None:
+    """Replay a blocking and a streamed answer to a strict tool, so that openai-python's imports and the building
+    of its models happen now (while the first answers are on their way) and not in the first test's judging."""
+    call = {"id": "call_0", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}, "strict": True}}
+    blocking = {"id": "w", "object": "chat.completion", "created": 0, "model": "w", "choices": [{"index": 0,
+                "message": {"role": "assistant", "content": None, "tool_calls": [call]}, "finish_reason": "tool_calls"}]}  # fmt: skip
+    chunk = {"id": "w", "object": "chat.completion.chunk", "created": 0, "model": "w", "choices": [{"index": 0,
+             "delta": {"role": "assistant", "tool_calls": [{"index": 0, **call}]}, "finish_reason": "tool_calls"}]}  # fmt: skip
+    request = {"model": "w", "messages": [], "tools": [tool]}
+    for stream, raw in ((False, json.dumps(blocking)), (True, f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n")):
+        kind = "text/event-stream" if stream else "application/json"
+        exchange = Exchange("http://sdk-view.invalid/v1", request, stream, 200, {"content-type": kind}, raw.encode())
+        parse_response(exchange)
+        view = sdk_view(exchange)
+        assert not view.failure and not view.model_problems and len(view.calls) == 1, (
+            f"warm-up answer not taken: {view}"
+        )
 
 
 def _unless_only_strict_parsing(exchange: Exchange, raised: str) -> SdkView:
@@ -188,7 +216,24 @@ def sdk_calls_agree(seen: Observation) -> Iterator[str]:
                 yield f"call {position}: the SDK's {label} is {shorten(sdk_value)}, the suite's {shorten(own_value)}"
 
 
+def _model_problems(exchange: Exchange) -> tuple[str, ...]:
+    """The blocking body against ChatCompletion, or each chunk against ChatCompletionChunk up to the first that fails."""
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+    if not exchange.stream:
+        problem = _validation_problem(ChatCompletion, exchange.json_body)
+        return (f"ChatCompletion: {problem}",) if problem else ()
+    stream = answer_of(exchange).stream
+    for position, chunk in stream.chunks if stream is not None else []:
+        problem = _validation_problem(ChatCompletionChunk, chunk)
+        if problem:
+            return (f"event {position}, ChatCompletionChunk: {problem}",)
+    return ()
+
+
 def _validation_problem(model: type[Any], value: Any) -> str | None:
+    from pydantic import ValidationError
+
     try:
         model.model_validate(value)
     except ValidationError as error:
@@ -205,14 +250,4 @@ def _validation_problem(model: type[Any], value: Any) -> str | None:
     source=f"{SDK}: ChatCompletion, ChatCompletionChunk",
 )
 def sdk_strict_model(seen: Observation) -> Iterator[str]:
-    if not seen.exchange.stream:
-        problem = _validation_problem(ChatCompletion, seen.exchange.json_body)
-        if problem:
-            yield f"ChatCompletion: {problem}"
-        return
-    assert seen.answer.stream is not None
-    for position, chunk in seen.answer.stream.chunks:
-        problem = _validation_problem(ChatCompletionChunk, chunk)
-        if problem:
-            yield f"event {position}, ChatCompletionChunk: {problem}"
-            return
+    yield from seen.sdk.model_problems

@@ -20,7 +20,7 @@ from ..jsontext import single_line
 from ..judging.verdict import JUDGED, Verdict
 from ..settings import FAIL_ON
 from .expectations import FORMAT, Change, Expected, compare, from_results, load, parse
-from .results import is_string_list, load_results, read_json, results_file, valid_results
+from .results import is_generated, is_string_list, load_results, read_json, results_file, valid_results
 
 KINDS = ("regressions", "fixes", "new", "removed", "not_run", "changed")
 SHOWN_PER_GROUP = 10
@@ -172,6 +172,7 @@ def _short(expected: Expected | None) -> str:
 def diff(baseline: dict[str, Expected], results: dict[str, Any], against: str = "") -> RunDiff:
     """Classify every test of the baseline and the run, per test id and per check id."""
     now = run_expectations(results)
+    generated = {record["test"] for record in results["tests"] if is_generated(record)}
     collected = set(results["collected"]) | set(now) if "collected" in results else set(now)
     # A test is removed when its test function ran without it; a function that did not run at all (a subset
     # of the files, -k, -m) says nothing about its tests.
@@ -179,7 +180,7 @@ def diff(baseline: dict[str, Expected], results: dict[str, Any], against: str = 
     run_diff = RunDiff(against)
     for test in sorted(baseline.keys() | now.keys()):
         removed = test not in collected and (_function_of(test) in functions or "collected" not in results)
-        _classify(run_diff, test, baseline.get(test), now.get(test), removed)
+        _classify(run_diff, test, baseline.get(test), now.get(test), removed, test in generated)
     return run_diff
 
 
@@ -194,7 +195,9 @@ def _function_of(test: str) -> str:
     return test.split("[", 1)[0]
 
 
-def _classify(run_diff: RunDiff, test: str, was: Expected | None, now: Expected | None, removed: bool) -> None:
+def _classify(
+    run_diff: RunDiff, test: str, was: Expected | None, now: Expected | None, removed: bool, generated: bool
+) -> None:
     if was is None:
         assert now is not None
         run_diff.new.append(Entry(test, None, now, tuple(sorted(now.checks))))
@@ -203,11 +206,11 @@ def _classify(run_diff: RunDiff, test: str, was: Expected | None, now: Expected 
     elif now.verdict == Verdict.NOT_RUN:
         run_diff.not_run.append(Entry(test, was, now))
     else:
-        _classify_judged(run_diff, test, was, now)
+        _classify_judged(run_diff, test, was, now, generated)
 
 
-def _classify_judged(run_diff: RunDiff, test: str, was: Expected, now: Expected) -> None:
-    change = compare(was, now.verdict, set(now.checks))
+def _classify_judged(run_diff: RunDiff, test: str, was: Expected, now: Expected, generated: bool) -> None:
+    change = compare(was, now.verdict, set(now.checks), generated=generated)
     broken, mended = _sorted(now.checks - was.checks), _sorted(was.checks - now.checks)
     if change is Change.REGRESSION:
         run_diff.regressions.append(Entry(test, was, now, broken))

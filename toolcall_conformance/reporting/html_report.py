@@ -32,6 +32,7 @@ from .results import (
     outcome_of,
     placement,
     record_verdict,
+    sdk_of,
     server_of,
     tests_count,
     tests_of,
@@ -65,6 +66,7 @@ EXPECTATION_MARKS = {
     "fixed": ("fixed", "fixed"),
     "new test": ("new", "new"),
     "changed": ("changed", "changed"),
+    "other example": ("known", "known, other example"),
 }
 RESPONSE_HEAD = 6000
 RESPONSE_TAIL = 2000
@@ -124,9 +126,9 @@ def render_html(document: dict[str, Any], run_dir: Path) -> str:
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_e(title)}</title>",
-            f"<style>{_asset('report.css')}</style></head><body>",
+            f"<style>{asset('report.css')}</style></head><body>",
             *(section for section in sections if section),
-            f"<script>{_asset('report.js')}</script>",
+            f"<script>{asset('report.js')}</script>",
             "</body></html>",
         ]
     )
@@ -168,6 +170,7 @@ def _meta_line(document: dict[str, Any]) -> str:
     facts = [
         f"endpoint <code>{_e(endpoint_of(document))}</code>",
         f"suite {_e(suite.get('name', 'toolcall-conformance'))} {_e(suite.get('version', '?'))}",
+        *([f"judging with {_e(sdk_of(document))}"] if sdk_of(document) else []),
         _e(_time_span(document.get("started"), document.get("finished"))),
     ]
     if document.get("requests_sent") is not None:
@@ -207,7 +210,7 @@ def _banners(document: dict[str, Any]) -> str:
 def _totals_line(page: Page) -> str:
     totals = totals_of(page.document)
     badges = [
-        f"<span class='badge {_verdict_class(verdict)}'>{_e(SYMBOLS.get(verdict, ''))} {totals[verdict]} {_e(verdict)}</span>"
+        f"<span class='badge {verdict_class(verdict)}'>{_e(SYMBOLS.get(verdict, ''))} {totals[verdict]} {_e(verdict)}</span>"
         for verdict in ordered_verdicts(totals)
     ]
     marks = Counter(record.get("expectation") for record in page.tests if record.get("expectation"))
@@ -379,7 +382,7 @@ def _cell(page: Page, records: list[Record]) -> str:
     state = _state(shown)
     mark = EXPECTATION_MARKS.get(str(shown.get("expectation")))
     word = mark[1] if mark else state
-    classes = [_verdict_class(state)] + ([f"mark-{mark[0]}"] if mark else [])
+    classes = [verdict_class(state)] + ([f"mark-{mark[0]}"] if mark else [])
     text = f"{SYMBOLS.get(state, '?')} {word}" + (f" ×{len(records)}" if len(records) > 1 else "")
     title = "\n".join(_cell_title(record) for record in records)
     anchor = page.anchors.get(shown["test"])
@@ -398,21 +401,21 @@ def _cell_title(record: Record) -> str:
     return " ".join(parts)
 
 
-def _verdict_class(verdict: str) -> str:
+def verdict_class(verdict: str) -> str:
     return "v-" + re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
 
 
 def _tally(records: list[Record]) -> str:
     counts = Counter(_state(record) for record in records)
     return " ".join(
-        f"<span class='t {_verdict_class(state)}' title='{_e(state)}'>{counts[state]}{_e(SYMBOLS.get(state, '?'))}</span>"
+        f"<span class='t {verdict_class(state)}' title='{_e(state)}'>{counts[state]}{_e(SYMBOLS.get(state, '?'))}</span>"
         for state in sorted(counts, key=_state_order)
     )
 
 
 def _legend() -> str:
     verdicts = "".join(
-        f"<span class='key {_verdict_class(verdict)}'>{_e(symbol)} {_e(verdict)}</span>"
+        f"<span class='key {verdict_class(verdict)}'>{_e(symbol)} {_e(verdict)}</span>"
         for verdict, symbol in SYMBOLS.items()
     )
     marks = (
@@ -504,7 +507,7 @@ def _failure_entry(page: Page, record: Record) -> str:
     test = str(record.get("test"))
     state = _state(record)
     mark = EXPECTATION_MARKS.get(str(record.get("expectation")))
-    badge_classes = _verdict_class(state) + (f" mark-{mark[0]}" if mark else "")
+    badge_classes = verdict_class(state) + (f" mark-{mark[0]}" if mark else "")
     badge_text = f"{SYMBOLS.get(state, '?')} {state}" + (f" · {mark[1]}" if mark else "")
     checks = " ".join(f"<code>{_e(check)}</code>" for check in broken_checks(record))
     reproducer = _load_reproducer(page.run_dir, record.get("reproducer"))
@@ -687,6 +690,6 @@ def _display(key: str, value: Any) -> str:
 
 
 @cache
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
     """The page's style sheet or script, kept beside this module as a file of its own."""
     return (Path(__file__).parent / name).read_text(encoding="utf-8")

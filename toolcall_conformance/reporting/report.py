@@ -11,6 +11,8 @@ import os
 import time
 from collections import Counter
 from dataclasses import asdict
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,19 @@ from .summary_md import write_markdown
 
 CI_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 REPRODUCERS = "reproducers"
+JUDGING_LIBRARIES = ("openai", "jsonschema", "pydantic", "hypothesis")  # their versions shape the verdicts
+
+
+@cache
+def judged_with() -> dict[str, str]:
+    """The installed versions of the libraries the checks judge with (openai-python for the sdk.* checks)."""
+    versions = {}
+    for name in JUDGING_LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
 
 
 class RunRecorder:
@@ -47,6 +62,7 @@ class RunRecorder:
         self._server_death: str | None = None
         self.complete = True
         self.first_request: float | None = None
+        self.sdk_views_from_worker = 0
         self.last_verdict: float | None = None
         self.last_answer: float | None = None
 
@@ -91,7 +107,7 @@ class RunRecorder:
         if options.get("endpoint"):
             options["endpoint"] = url_without_credentials(options["endpoint"])
         return {
-            "suite": {"name": "toolcall-conformance", "version": __version__},
+            "suite": {"name": "toolcall-conformance", "version": __version__, "judged_with": judged_with()},
             "complete": self.complete,
             "started": _iso(self.started),
             "finished": _iso(time.time()),
@@ -100,6 +116,7 @@ class RunRecorder:
             "requests_sent": self.requests_sent,
             "request_phase_seconds": self._request_phase(),
             "requests_seconds": self._requests_seconds(),
+            "sdk_views_from_worker": self.sdk_views_from_worker,
             "server_death": self.server_death,
             "exit_status": self.exit_status,
             "totals": dict(Counter(record["verdict"] for record in self.records.values())),

@@ -78,6 +78,11 @@ def outcome_of(record: Record) -> str | None:
     return str(outcome) if outcome else None
 
 
+def is_generated(record: Record) -> bool:
+    """A generated (Hypothesis) test's record: its checks are those of the minimal failing example it reached."""
+    return isinstance(record.get("generated"), dict)
+
+
 def placement(record: Record) -> tuple[str, str, str] | None:
     """(feature, mode, choice): the record's place in the report matrix, None for a test that has none."""
     if record.get("feature") and record.get("mode"):
@@ -147,6 +152,13 @@ def model_of(document: Document) -> str:
 def server_of(document: Document) -> str:
     version = (document.get("target") or {}).get("server_version")
     return f"vLLM {version}" if version else "server version unknown"
+
+
+def sdk_of(document: Document) -> str:
+    """The openai-python that judged the sdk.* checks, as "openai-python 3.60.0" ("" when not recorded)."""
+    judged_with = (document.get("suite") or {}).get("judged_with")
+    version = judged_with.get("openai") if isinstance(judged_with, dict) else None
+    return f"openai-python {version}" if version else ""
 
 
 def death_of(document: Document) -> str:

@@ -63,9 +63,11 @@ def _headline(document: dict[str, Any]) -> str:
 
 def _target_line(document: dict[str, Any]) -> str:
     suite = document.get("suite") or {}
+    sdk = results.sdk_of(document)
     return (
         f"**{_text(results.model_of(document))}** on {_text(results.server_of(document))} at {_code(results.endpoint_of(document))}"
-        f" · suite {_text(suite.get('version', '?'))} · started {_text(document.get('started', '?'))}"
+        f" · suite {_text(suite.get('version', '?'))}{f' judging with {_text(sdk)}' if sdk else ''}"
+        f" · started {_text(document.get('started', '?'))}"
     )
 
 

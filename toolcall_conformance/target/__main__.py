@@ -17,7 +17,7 @@ from .launcher import (
     find_vllm_python,
     log_tail,
 )
-from .tinymodel import FLAVOURS, build_model, load_format
+from .tinymodel import FLAVOURS, PARSERS, build_model, load_format
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,8 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build-model", help="write the tiny model folder")
     build.add_argument("dest", type=Path)
     build.add_argument("--flavour", choices=FLAVOURS, default="shaped")
+    build.add_argument("--parser", choices=PARSERS, default="hermes", help="the tool-call parser it is served with")
     serve = commands.add_parser("serve", help="serve the tiny model with vLLM on loopback until Ctrl-C")
     serve.add_argument("--flavour", choices=FLAVOURS, default="shaped")
+    serve.add_argument("--parser", choices=PARSERS, default="hermes", help="vLLM's --tool-call-parser")
     serve.add_argument("--strict-level", choices=STRICT_LEVELS, default=None)
     serve.add_argument("--log", type=Path, default=None, help="server log (default: reports/vllm-FLAVOUR.log)")
     serve.add_argument("--timeout", type=float, default=240.0, help="start-up timeout in seconds")
@@ -50,12 +52,13 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="tcc-model-") as folder:
-        model_dir = build_model(Path(folder), args.flavour)
+        model_dir = build_model(Path(folder), args.flavour, args.parser)
         target = LocalTarget(
             python=python,
             model_dir=model_dir,
             log_path=log,
             load_format=load_format(args.flavour),
+            tool_call_parser=args.parser,
             strict_level=args.strict_level,
             extra_args=args.extra,
             startup_timeout=args.timeout,
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = _parser().parse_args(argv)
     if args.command == "build-model":
-        print(build_model(args.dest, args.flavour))
+        print(build_model(args.dest, args.flavour, args.parser))
         return 0
     return _serve(args)
 

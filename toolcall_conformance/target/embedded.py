@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..settings import Settings
-from .launcher import INSTALL_HINT, STRICT_LEVELS, LocalTarget, TargetError, find_vllm_python
-from .tinymodel import FLAVOURS, build_model, load_format
+from .launcher import INSTALL_HINT, STRICT_LEVELS, LocalTarget, TargetError, find_vllm_python, installed_packages
+from .tinymodel import FLAVOURS, PARSERS, build_model, load_format
 
 
 class EmbeddedTargetError(RuntimeError):
@@ -26,6 +26,8 @@ class EmbeddedTarget:
             extra_args = shlex.split(settings.target_args)
         except ValueError as exc:
             raise EmbeddedTargetError(f"--target-args {settings.target_args!r}: {exc}") from None
+        if settings.target_parser not in PARSERS:
+            raise EmbeddedTargetError(f"--target-parser must be one of {', '.join(PARSERS)}")
         if settings.target_strict_level not in (None, *STRICT_LEVELS):
             raise EmbeddedTargetError(f"--target-strict-level must be one of {', '.join(STRICT_LEVELS)}")
         python = find_vllm_python()
@@ -34,12 +36,13 @@ class EmbeddedTarget:
         self.flavour = settings.target_flavour
         self.log_path = log_path
         self._folder = tempfile.TemporaryDirectory(prefix="tcc-model-")
-        model_dir = build_model(Path(self._folder.name), self.flavour)
+        model_dir = build_model(Path(self._folder.name), self.flavour, settings.target_parser)
         self.server = LocalTarget(
             python=python,
             model_dir=model_dir,
             log_path=log_path,
             load_format=load_format(self.flavour),
+            tool_call_parser=settings.target_parser,
             strict_level=settings.target_strict_level,
             extra_args=extra_args,
             startup_timeout=settings.target_timeout,
@@ -59,10 +62,12 @@ class EmbeddedTarget:
         return {
             "embedded": True,
             "flavour": self.flavour,
+            "tool_call_parser": self.server.tool_call_parser,
             "strict_level": self.server.strict_level or "auto (vLLM's default)",
             "command": " ".join(shlex.quote(part) for part in self.server.command(self.server.port or 0)),
             "startup_seconds": round(self.server.startup_seconds or 0.0, 1),
             "log": str(self.log_path),
+            "packages": installed_packages(self.server.python),
         }
 
     def stop(self) -> None:

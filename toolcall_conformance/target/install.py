@@ -1,7 +1,7 @@
 """install-target: installs the embedded target (vLLM's CPU build) with the install script this copy carries.
 
 The same script as the checkout's scripts/install-target (a wheel carries it as package data): same steps,
-same progress lines, same options (TCC_VLLM_VENV, PYTHON, TCC_PIP_ARGS, TCC_TORCH_PIP_ARGS).
+same progress lines, same options (TCC_VLLM_VERSION, TCC_VLLM_VENV, PYTHON, TCC_PIP_ARGS, TCC_TORCH_PIP_ARGS).
 """
 
 from __future__ import annotations

