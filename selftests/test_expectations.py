@@ -34,6 +34,26 @@ def test_compare(expected, verdict, checks, change):
     assert compare(expected, verdict, checks) is change
 
 
+SCHEMA_FAILURE = Expected("fail", frozenset({"args.schema", "args.json"}))
+
+
+@pytest.mark.parametrize(
+    ("expected", "verdict", "checks", "change"),
+    [
+        (SCHEMA_FAILURE, "fail", {"args.schema", "args.json"}, Change.KNOWN_FAILURE),
+        (SCHEMA_FAILURE, "fail", {"args.schema"}, Change.OTHER_EXAMPLE),
+        (SCHEMA_FAILURE, "fail", {"stream.finish-once"}, Change.OTHER_EXAMPLE),
+        (SCHEMA_FAILURE, "error", set(), Change.REGRESSION),
+        (SCHEMA_FAILURE, "pass", set(), Change.FIXED),
+        (Expected("pass"), "fail", {"args.schema"}, Change.REGRESSION),
+        (Expected("pass"), "pass", set(), Change.AS_EXPECTED),
+    ],
+)
+def test_compare_a_generated_test(expected, verdict, checks, change):
+    """Its checks are its minimal example's: the same failing verdict with other checks is another example."""
+    assert compare(expected, verdict, checks, generated=True) is change
+
+
 def test_written_file_loads_back_with_must_checks_only(tmp_path: Path):
     results = {
         "target": {"model": "m", "endpoint": "http://h:1/v1", "server_version": "9"},

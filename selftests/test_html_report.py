@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from toolcall_conformance.reporting.html_report import render_html, write_html
+from toolcall_conformance.reporting.expectations import Change
+from toolcall_conformance.reporting.html_report import EXPECTATION_MARKS, render_html, write_html
 
 SAMPLE_RUN = Path(__file__).parent / "data" / "sample-run"
 BROWSER = Path("/usr/bin/chromium")
@@ -505,3 +506,8 @@ def test_the_sample_report_renders_in_chromium_with_the_matrix_colours(tmp_path:
     # 118 passing cells, 74 failing in the curated matrix: each cell is about 95 x 20 pixels.
     assert near(colours, PASS_GREEN) > 100 * 20 * 50
     assert near(colours, FAIL_RED) > 100 * 20 * 30
+
+
+def test_every_way_a_verdict_meets_its_expectation_has_a_mark() -> None:
+    """A new expectations.Change needs its mark on the page (as expected needs none)."""
+    assert set(EXPECTATION_MARKS) == {change.value for change in Change} - {Change.AS_EXPECTED.value}

@@ -33,6 +33,7 @@ from .reporting.expectations import compare as compare_expectation
 from .reporting.explain import one_line, render
 from .reporting.progress import Progress
 from .reporting.report import RunRecorder
+from .reporting.results import is_generated
 from .settings import Settings, add_options, resolve
 from .target.embedded import EmbeddedTarget, EmbeddedTargetError
 from .wire.client import Exchange, send_with_follow_up
@@ -503,7 +504,7 @@ def _conclude(judgement: Judgement, config: pytest.Config, failure: BaseExceptio
     change, expected = None, None
     if baseline is not None:
         expected = baseline.get(judgement.test_id)
-        generated = isinstance(judgement.extra.get("generated"), dict)
+        generated = is_generated(judgement.extra)
         change = compare_expectation(expected, judgement.verdict.value, set(judgement.must_checks), generated=generated)
         judgement.extra["expectation"] = change.value
     recorder.record(judgement)
@@ -511,11 +512,12 @@ def _conclude(judgement: Judgement, config: pytest.Config, failure: BaseExceptio
     if change is Change.KNOWN_FAILURE:
         pytest.xfail(say(f"known failure ({', '.join(judgement.must_checks)}): {expected.reason if expected else ''}"))
     if change is Change.OTHER_EXAMPLE and expected is not None:
-        was = ", ".join(sorted(expected.checks)) or "no checks broken"
+        was = ", ".join(sorted(expected.checks)) or "no checks"
+        now = ", ".join(judgement.must_checks) or "no checks"
         pytest.xfail(
             say(
-                f"known failure, another minimal example: it breaks {', '.join(judgement.must_checks)} "
-                f"where the baseline's broke {was} (Hypothesis reached another failing example first)"
+                f"known failure, another minimal example: it breaks {now} where the baseline's broke {was} "
+                "(Hypothesis reached another failing example first)"
             )
         )
     if change is Change.REGRESSION and expected is not None:

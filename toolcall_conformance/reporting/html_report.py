@@ -423,11 +423,13 @@ def _legend() -> str:
         "<span class='key v-fail mark-known'>✗ known</span>"
         "<span class='key v-pass mark-fixed'>✓ fixed</span>"
         "<span class='key v-fail mark-new'>✗ new</span>"
+        "<span class='key v-fail mark-known'>✗ known, other example</span>"
     )
     return (
         f"<p class='legend'>{verdicts}<span class='gap'></span>{marks}</p>"
         "<p class='hint'>Against an expectation file: REGRESSION fails the run; known = a failure the file "
-        "expects; fixed = passes where a failure was expected; new = a test the file does not know. "
+        "expects; fixed = passes where a failure was expected; new = a test the file does not know; known, other "
+        "example = a generated test failing as expected, its minimal example breaking other checks. "
         "Click a coloured cell for its failure; hover for the test id.</p>"
     )
 
