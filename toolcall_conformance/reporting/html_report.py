@@ -429,7 +429,7 @@ def _legend() -> str:
         f"<p class='legend'>{verdicts}<span class='gap'></span>{marks}</p>"
         "<p class='hint'>Against an expectation file: REGRESSION fails the run; known = a failure the file "
         "expects; fixed = passes where a failure was expected; new = a test the file does not know; known, other "
-        "example = a generated test failing as expected, its minimal example breaking other checks. "
+        "example = a Hypothesis test failing as expected, its minimal example breaking other checks. "
         "Click a coloured cell for its failure; hover for the test id.</p>"
     )
 
