@@ -13,9 +13,7 @@ from __future__ import annotations
 import pickle
 import queue
 import signal
-import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -24,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..wire.child import start_child
 from ..wire.client import Exchange
 from ..wire.dispatch import request_key
 
@@ -61,21 +60,7 @@ class SdkViewWorker:
         self._closing = threading.Event()
         self._gone = False  # the worker stopped answering: no view will come from it
         self.given = 0  # views handed to tests
-        parent_end, child_end = socket.socketpair()
-        if log_path is not None:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = log_path.open("ab") if log_path is not None else None
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", f"from {__name__} import _working_process; _working_process({child_end.fileno()})"],
-            pass_fds=[child_end.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        if log is not None:
-            log.close()  # the child has its own copy
-        child_end.close()
-        self._connection = Connection(parent_end.detach())
+        self._process, self._connection = start_child(__name__, "_working_process", log_path, stdout=subprocess.DEVNULL)
         # The dispatcher's receiver hands answers over and goes on: a busy worker must never hold up the answers.
         self._sender = threading.Thread(target=self._send, name="tcc-sdk-view-out", daemon=True)
         self._receiver = threading.Thread(target=self._receive, name="tcc-sdk-view-in", daemon=True)

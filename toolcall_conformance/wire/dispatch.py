@@ -13,9 +13,7 @@ import json
 import math
 import pickle
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from typing import Any
 import httpx
 
 from ..jsontext import shorten
+from .child import start_child
 from .client import (
     SENDER_STOPPED,
     TRANSPORT_BROKEN,
@@ -247,14 +246,6 @@ def _post_back(connection: Connection, message: tuple[Any, ...]) -> None:
         connection.send(message)
 
 
-def _log_file(path: Path | None) -> Any:
-    """Where the sending process writes what it has to say (a traceback, if it ever crashes)."""
-    if path is None:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("ab")
-
-
 class Dispatcher:
     """Sends requests from a child process; tests wait for their own exchange."""
 
@@ -279,19 +270,7 @@ class Dispatcher:
         self._bodies: dict[str, dict[str, Any]] = {}
         self._state = DispatchState()
         self._lock = threading.Lock()
-        parent_end, child_end = socket.socketpair()
-        # A plain interpreter, not multiprocessing: its spawn re-imports the caller's __main__ script.
-        log = _log_file(log_path)
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", f"from {__name__} import _sending_process; _sending_process({child_end.fileno()})"],
-            pass_fds=[child_end.fileno()],
-            stdin=subprocess.DEVNULL,
-            stderr=log,
-        )
-        if log is not None:
-            log.close()  # the child has its own copy
-        child_end.close()
-        self._connection = Connection(parent_end.detach())
+        self._process, self._connection = start_child(__name__, "_sending_process", log_path)
         self._connection.send(SenderConfig(endpoint, api_key, timeout, concurrency, retries, verify))
         self._receiver = threading.Thread(target=self._receive, name="tcc-dispatch-answers", daemon=True)
         self._receiver.start()
