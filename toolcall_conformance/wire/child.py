@@ -20,7 +20,7 @@ def start_child(
     parent_end, child_end = socket.socketpair()
     log = _log_file(log_path)
     process = subprocess.Popen(
-        [sys.executable, "-c", f"from {module} import {function}; {function}({child_end.fileno()})"],
+        [sys.executable, "-c", _program(module, function, child_end.fileno())],
         pass_fds=[child_end.fileno()],
         stdin=subprocess.DEVNULL,
         stdout=stdout,
@@ -30,6 +30,17 @@ def start_child(
         log.close()  # the child has its own copy
     child_end.close()
     return process, Connection(parent_end.detach())
+
+
+def _program(module: str, function: str, descriptor: int) -> str:
+    # Once the function has returned, the child has nothing left to do: it leaves without the interpreter's
+    # teardown of openai's, pydantic's and httpx's modules, which the parent would otherwise wait for at the
+    # end of every run (0.1 to 0.4 s here). A function that raises still ends the normal way, its traceback
+    # in the log and a non-zero exit code.
+    return (
+        f"from {module} import {function}; {function}({descriptor}); "
+        "import os, sys; sys.stdout.flush(); sys.stderr.flush(); os._exit(0)"
+    )
 
 
 def _log_file(path: Path | None) -> IO[Any] | None:
