@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..wire.child import start_child
+from ..wire.child import start_child, wait_or_kill
 from ..wire.client import Exchange
 from ..wire.dispatch import request_key
 
@@ -125,11 +125,7 @@ class SdkViewWorker:
         self._closing.set()
         self._outbox.put(None)
         self._sender.join(timeout=5)
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=5)
+        wait_or_kill(self._process)
         self._receiver.join(timeout=5)
         self._connection.close()
 

@@ -32,6 +32,15 @@ def start_child(
     return process, Connection(parent_end.detach())
 
 
+def wait_or_kill(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Wait for a child that was told to stop; kill it when it has not ended within timeout seconds."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 def _program(module: str, function: str, descriptor: int) -> str:
     # Once the function has returned, the child has nothing left to do: it leaves without the interpreter's
     # teardown of openai's, pydantic's and httpx's modules, which the parent would otherwise wait for at the

@@ -13,7 +13,6 @@ import json
 import math
 import pickle
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 
 from ..jsontext import shorten
-from .child import start_child
+from .child import start_child, wait_or_kill
 from .client import (
     SENDER_STOPPED,
     TRANSPORT_BROKEN,
@@ -356,11 +355,7 @@ class Dispatcher:
         with contextlib.suppress(OSError, ValueError):
             self._connection.send(("stop",))
         self._receiver.join(timeout=10)
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=5)
+        wait_or_kill(self._process)
         self._connection.close()
         if self._log_path is not None:
             # xdist's workers share the run's log: another may remove the empty file between the look and the unlink.
