@@ -126,9 +126,44 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test collected, before -k/-m deselect: a baseline's test missing here was removed, not deselected.
 
-    Bad requests go last: a server they break must not take the rest of the suite down with it."""
+    Bad requests go last: a server they break must not take the rest of the suite down with it. Each
+    stream-versus-blocking comparison runs right after the last test that asks for one of its two answers."""
     config.stash[RECORDER].collected.update(item.name for item in items)
     items.sort(key=lambda item: item.get_closest_marker("bad_request") is not None)
+    items[:] = comparisons_after_their_answers(items)
+
+
+def comparisons_after_their_answers(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The items, each comparison moved to just after the last test that asks for one of its answers.
+
+    The requests go out in test order, so those answers arrive with that test's, and the comparison is
+    judged while later answers are still on their way. In file order the comparisons all came last: at 64
+    requests in flight their judging was most of the time from the last answer to the last verdict. A
+    comparison whose answers no other test asks for keeps its place."""
+    last_asked: dict[tuple[Any, ...], int] = {}
+    for position, item in enumerate(items):
+        if not _is_comparison(item):
+            for case in _cases_of(item):
+                last_asked[_asked(case)] = position
+
+    def place(position: int, item: pytest.Item) -> tuple[int, int, int]:
+        if _is_comparison(item):
+            asked = [last_asked.get(_asked(case), -1) for case in _cases_of(item)]
+            if asked and min(asked) >= 0:
+                return max(asked), 1, position
+        return position, 0, position
+
+    return [item for _, item in sorted(enumerate(items), key=lambda entry: place(*entry))]
+
+
+def _is_comparison(item: pytest.Item) -> bool:
+    return isinstance(getattr(getattr(item, "callspec", None), "params", {}).get("pair"), Pair)
+
+
+def _asked(case: Case) -> tuple[Any, ...]:
+    """What makes two cases one request (the sending process sends identical bodies once)."""
+    extra = tuple(sorted((key, repr(value)) for key, value in case.extra.items()))
+    return case.toolset.id, case.toolset.source, case.mode, case.choice, case.parallel_off, extra
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
