@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Loaded into the collecting pytest (-p): writes, per item in run order, its id, whether it is a comparison
@@ -25,19 +27,23 @@ def pytest_collection_finish(session):
 """
 
 
-def _collected(tmp_path: Path, *args: str) -> list[dict]:
-    (tmp_path / "order_probe.py").write_text(PROBE)
-    out = tmp_path / "order.json"
-    env = {"PYTHONPATH": str(tmp_path), "ORDER_OUT": str(out), "PATH": "/usr/bin:/bin"}
+def _collected(folder: Path) -> list[dict]:
+    (folder / "order_probe.py").write_text(PROBE)
+    out = folder / "order.json"
+    env = {"PYTHONPATH": str(folder), "ORDER_OUT": str(out), "PATH": "/usr/bin:/bin"}
     command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "order_probe",
-               "tests", "--endpoint=http://127.0.0.1:9/v1", *args]  # fmt: skip
+               "tests", "--endpoint=http://127.0.0.1:9/v1"]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(out.read_text())
 
 
-def test_each_comparison_runs_right_after_the_last_test_asking_for_its_answers(tmp_path: Path) -> None:
-    rows = _collected(tmp_path)
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    return _collected(tmp_path_factory.mktemp("order"))
+
+
+def test_each_comparison_runs_right_after_the_last_test_asking_for_its_answers(rows: list[dict]) -> None:
     comparisons = [row for row in rows if row["comparison"]]
     assert len(comparisons) >= 40, "the curated suite compares every tool set's answers"
     for position, row in enumerate(rows):
@@ -50,8 +56,7 @@ def test_each_comparison_runs_right_after_the_last_test_asking_for_its_answers(t
         assert set(row["asks"]) & set(before[-1]["asks"]), f"{row['id']} waits after {before[-1]['id']}"
 
 
-def test_the_order_loses_no_test_and_keeps_bad_requests_last(tmp_path: Path) -> None:
-    rows = _collected(tmp_path)
+def test_the_order_loses_no_test_and_keeps_bad_requests_last(rows: list[dict], tmp_path: Path) -> None:
     ids = [row["id"] for row in rows]
     assert len(ids) == len(set(ids))
     bad = [position for position, test_id in enumerate(ids) if "test_bad_requests" in test_id]
