@@ -23,7 +23,8 @@ import pytest
 
 from selftests.fault_server import FaultServer
 from toolcall_conformance.matrix import document as matrix_document
-from toolcall_conformance.matrix.columns import RELEASES, endpoint_column, neighbours, plan
+from toolcall_conformance.matrix import run as matrix_run
+from toolcall_conformance.matrix.columns import RELEASES, Column, endpoint_column, neighbours, plan
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK = ["-k", "weather-seed and test_required"]  # the seed's 4 blocking/stream tests: enough to judge a column
@@ -199,7 +200,10 @@ def test_a_release_that_fails_to_install_or_start_gets_its_column_and_the_others
     assert columns["9.9.0"]["status"] == "install failed"
     assert "cannot run /nonexistent/python3" in columns["9.9.0"]["reason"]
     assert columns["9.9.1"]["status"] == "did not start"
-    assert "vLLM exited with code 3 before it was ready" in columns["9.9.1"]["reason"]
+    # Read from what the run left (no results.json, pytest's exit 1), with the server log's last words.
+    assert columns["9.9.1"]["reason"].startswith("no test got a verdict: pytest exited 1 (tests failed)")
+    assert "no engine" in columns["9.9.1"]["reason"] and "vllm.log" in columns["9.9.1"]["reason"]
+    assert "embedded target: vLLM exited with code 3 before it was ready" in ran.stdout  # shown as progress
     assert columns["staging"]["status"] == "ran" and columns["staging"]["totals"] == {"pass": 4}
     (pair,) = written(tmp_path)["differences"]
     assert pair == {
@@ -209,6 +213,115 @@ def test_a_release_that_fails_to_install_or_start_gets_its_column_and_the_others
         "why": "9.9.0 install failed; 9.9.1 did not start",
     }
     assert "install failed: " in ran.stdout and "did not start: " in ran.stdout
+
+
+# What a failed start prints: the old way of reading a column took these lines for its fate.
+FAILED_START = [
+    "embedded target: no --endpoint given: starting vLLM with the tiny shaped model",
+    "embedded target: vLLM exited with code 3 before it was ready",
+    "ERROR test_required.py::test_required[weather-seed-blocking] - Failed: embedded target: vLLM exited...",
+]
+ALL_PASSED = ["test_required.py ....", "=========================== 4 passed in 1.00s ==========================="]
+
+
+def _results(verdicts: list[str], **fields: object) -> dict:
+    tests = [
+        {"test": f"test_required[case-{n}]", "verdict": verdict, "checks": {}, "violations": [], "note": ""}
+        for n, verdict in enumerate(verdicts)
+    ]
+    totals = {verdict: verdicts.count(verdict) for verdict in verdicts}
+    return {"complete": True, "exit_status": 1, "server_death": None, "totals": totals, "tests": tests, **fields}
+
+
+DEATH = "the server died at 01:00:00 UTC, after 1 good answers to 4 requests; last error: connection reset"
+
+
+@pytest.mark.parametrize(
+    ("printed", "exit_status", "results", "server_log", "status", "reason"),
+    [
+        pytest.param(
+            FAILED_START, 1, _results(["pass", "pass", "pass", "fail"]), None, "ran", "", id="printed-no-start-but-ran"
+        ),
+        pytest.param(
+            [*FAILED_START, "INTERNALERROR> KeyError: 'boom'"],
+            3,
+            None,
+            None,
+            "run broke",
+            "pytest exited 3 (internal error) and it wrote no results.json; the suite's last words",
+            id="printed-no-start-but-crashed",
+        ),
+        pytest.param(
+            ALL_PASSED,
+            0,
+            _results(["pass"], complete=False, exit_status=2),
+            None,
+            "run broke",
+            "the run was interrupted: its results.json holds only the 1 test judged before it stopped",
+            id="printed-passed-but-interrupted",
+        ),
+        pytest.param(
+            ALL_PASSED,
+            1,
+            _results(["pass", "not run", "not run", "not run"], server_death=DEATH),
+            None,
+            "ran",
+            DEATH,
+            id="printed-passed-but-server-died",
+        ),
+        pytest.param(
+            ["test_required.py EEEE", "==== 4 errors in 0.50s ===="],
+            1,
+            None,
+            "9.9.1\nno engine\n",
+            "did not start",
+            "no test got a verdict: pytest exited 1 (tests failed) and it wrote no results.json, so the embedded vLLM",
+            id="printed-nothing-of-the-server-and-judged-nothing",
+        ),
+    ],
+)
+def test_a_columns_fate_is_read_from_its_results_json_not_from_what_the_suite_printed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    printed: list[str],
+    exit_status: int,
+    results: dict | None,
+    server_log: str | None,
+    status: str,
+    reason: str,
+) -> None:
+    """A fake suite prints one story and leaves another in its report directory; the column tells the latter."""
+    (tmp_path / "printed.txt").write_text("\n".join(printed) + "\n")
+    if results is not None:
+        (tmp_path / "results.json").write_text(json.dumps(results))
+    if server_log is not None:
+        (tmp_path / "vllm.log").write_text(server_log)
+    suite = tmp_path / "fake" / "python"
+    _fake_python(
+        suite,
+        f"""for arg; do case "$arg" in --report-dir=*) reports="${{arg#--report-dir=}}";; esac; done
+mkdir -p "$reports/runs/fake"
+cd {tmp_path}
+[ -f vllm.log ] && cp vllm.log "$reports/runs/fake/vllm.log"
+[ -f results.json ] && cp results.json "$reports/runs/fake/results.json" && ln -s runs/fake "$reports/latest"
+cat printed.txt
+exit {exit_status}""",
+    )
+    monkeypatch.setattr(sys, "executable", str(suite))
+    monkeypatch.setattr(matrix_run, "install", lambda *args, **kwargs: (True, ""))
+    shown: list[str] = []
+    column = Column(label="9.9.1", release="9.9.1")
+    run = matrix_run.run_column(column, tmp_path / "out", tmp_path / "venvs", [], shown.append, timeout=60)
+    assert (str(run.status), run.exit_status) == (status, exit_status), run.reason
+    assert run.reason.startswith(reason), run.reason
+    assert run.results == results
+    if server_log is not None:
+        assert "the server's last words" in run.reason and "9.9.1 | no engine" in run.reason
+    # What it printed is still shown as progress and kept in the column's suite log.
+    assert shown == [line for line in printed if line.startswith("embedded target: ")]
+    assert (tmp_path / "out" / "9.9.1" / "suite.log").read_text().splitlines() == printed
+    entry = matrix_document.build([run], started="", wall_seconds=0, command="", out=tmp_path / "out")["columns"][0]
+    assert entry["status"] == status and entry.get("totals") == (results or {}).get("totals")
 
 
 def test_a_hung_run_or_install_is_stopped_and_named_and_not_compared(tmp_path: Path) -> None:

@@ -191,7 +191,8 @@ def _column_line(run: ColumnRun) -> str:
         return f"{run.status}: {run.reason}"
     totals = ", ".join(f"{count} {verdict}" for verdict, count in sorted(run.results.get("totals", {}).items()))
     version = run.results.get("target", {}).get("server_version") or "?"
-    return f"ran against vLLM {version}: {totals} in {run.suite_seconds:.0f} s"
+    said = f"ran against vLLM {version}: {totals} in {run.suite_seconds:.0f} s"
+    return f"{said}; {run.reason}" if run.reason else said  # a server that died mid-run says so
 
 
 def _summary(document: dict[str, Any]) -> str:

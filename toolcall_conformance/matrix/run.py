@@ -5,6 +5,13 @@ with one column (an install that fails, a server that does not start, a run that
 status and reason; the matrix goes on with the next. Every column starts with an empty Hypothesis example
 database: failing examples an earlier matrix run into the same OUT kept would otherwise be tried first, and the
 column's generated tests would depend on that run.
+
+How a column's run ended is read from the results.json the run wrote (complete, exit_status, server_death,
+its records) and from the process's own exit status, never from what the suite printed: its lines are shown
+as progress and kept in suite.log, and their tail is quoted in a reason, nothing more. A run that wrote no
+results.json, or one without a verdict, judged nothing: with pytest's exit status 1 (tests ran and failed,
+none of them judged) a release's embedded vLLM never served a test, and the column did not start; any other
+such run broke.
 """
 
 from __future__ import annotations
@@ -24,15 +31,26 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..cli import pytest_args
 from ..data import INSTALL_TARGET_SCRIPT
-from ..reporting.results import load_results
+from ..cli import pytest_args
+from ..reporting.results import RESULTS_FILE, death_of, load_results, tests_count, tests_of
+from ..target.launcher import log_tail
 from .columns import Column
 
 Say = Callable[[str], None]
 # Lines of the suite's output worth relaying while a column runs: its own progress and the target's start.
+# They are shown, never read: a column's status comes from its results.json and exit status.
 _RELAYED = re.compile(r"^(progress: |embedded target: (?!starting vLLM: \d+ s))")
-_START_FAILURE = re.compile(r"^embedded target: (vLLM .*|no --endpoint given and vLLM is not installed.*)$")
+# pytest's exit statuses (pytest.ExitCode) by name; 0 and 1 are a run that ended as runs do.
+_EXIT_NAMES = {
+    0: "all passed",
+    1: "tests failed",
+    2: "interrupted",
+    3: "internal error",
+    4: "usage error",
+    5: "no tests collected",
+}
+_ENDED = (0, 1)
 # Settings a column sets itself, or that would make every column judge something else (a baseline turns
 # known failures into xfail): none of them is taken from the caller's environment.
 _NOT_INHERITED = (
@@ -127,13 +145,17 @@ def run_column(
         environment["TCC_ENDPOINT"] = str(column.endpoint)
     reports = where / "reports"
     shutil.rmtree(reports / "hypothesis", ignore_errors=True)
+    latest = reports / "latest"
+    if latest.is_symlink():
+        latest.unlink()  # an earlier run's results.json is never taken for this one's
     before = time.time()
     command = [sys.executable, "-m", "pytest", *pytest_args([*suite_args, f"--report-dir={reports}"], Path.cwd())]
     started = time.monotonic()
-    suite = _run_logged(command, environment, where / "suite.log", say, relay=_RELAYED.match, timeout=timeout)
+    suite_log = where / "suite.log"
+    suite = _run_logged(command, environment, suite_log, say, relay=_RELAYED.match, timeout=timeout)
     run.suite_seconds = time.monotonic() - started
     run.exit_status = suite.status
-    results = reports / "latest" / "results.json"
+    results = latest / RESULTS_FILE
     unreadable = ""
     if results.exists() and results.stat().st_mtime >= before - 1:
         try:
@@ -141,21 +163,78 @@ def run_column(
             run.results_path = results.resolve()
         except (OSError, ValueError) as exc:
             unreadable = f"its results.json cannot be read: {exc}"
-    start_failures = [match.group(1) for line in suite.relayed if (match := _START_FAILURE.match(line))]
     if suite.timed_out:
         # Partial results are kept to look at, but a column cut short is not compared with its neighbours.
         run.status, run.reason = Status.RUN_BROKE, f"timed out after {timeout:.0f} s (--column-timeout)"
     elif unreadable:
-        run.status, run.reason = Status.RUN_BROKE, unreadable
-    elif run.results is not None:
-        if suite.status not in (0, 1):
-            run.status, run.reason = Status.RUN_BROKE, f"pytest exited {suite.status}: {_last_words(suite.tail)}"
-    elif start_failures:
-        run.status, run.reason = Status.DID_NOT_START, max(start_failures, key=len)
+        run.status, run.reason = Status.RUN_BROKE, f"{unreadable}; {_logs(suite.tail, suite_log)}"
+    elif run.results is not None and tests_of(run.results):
+        run.status, run.reason = _fate_of_results(run.results, suite.status, suite.tail, suite_log)
     else:
-        reason = f"pytest exited {suite.status} without results"
-        run.status, run.reason = Status.RUN_BROKE, f"{reason}: {_last_words(suite.tail)}"
+        logs = _logs(suite.tail, suite_log, _server_log(reports, before) if column.release else None)
+        run.status, run.reason = _fate_without_verdicts(column, suite.status, run.results is not None, logs)
     return run
+
+
+def _fate_of_results(results: dict[str, Any], status: int, tail: Sequence[str], log: Path) -> tuple[Status, str]:
+    """A run with verdicts: how it ended, as its results.json records it and the process's exit status agrees."""
+    recorded = results.get("exit_status")
+    judged = tests_count(len(tests_of(results)))
+    if results.get("complete") is False:
+        said = f"the run was interrupted: its results.json holds only the {judged} judged before it stopped"
+        return Status.RUN_BROKE, f"{said} and records that {_exited(recorded)}; {_logs(tail, log)}"
+    if isinstance(recorded, int) and recorded not in _ENDED:
+        return Status.RUN_BROKE, f"its results.json records that {_exited(recorded)}; {_logs(tail, log)}"
+    if status not in _ENDED:
+        after = f"after writing a results.json that records exit status {recorded}"
+        return Status.RUN_BROKE, f"{_exited(status)} {after}; {_logs(tail, log)}"
+    # The tests after a server's death are "not run": the column ran, and says how its server ended.
+    return Status.RAN, death_of(results)[:600]
+
+
+def _fate_without_verdicts(column: Column, status: int, wrote: bool, logs: str) -> tuple[Status, str]:
+    """A run that judged no test: no results.json (the suite writes one once a test is judged), or one without."""
+    written = "its results.json holds no verdict" if wrote else "it wrote no results.json"
+    if status == 1:
+        # Tests ran and failed, and not one reached a verdict: each stopped at the server it needed.
+        if column.release:
+            said = f"no test got a verdict: pytest exited 1 (tests failed) and {written}, so the embedded vLLM"
+            return Status.DID_NOT_START, f"{said} served none; {logs}"
+        said = f"no test got a verdict: pytest exited 1 (tests failed) and {written}, so the endpoint served none"
+        return Status.RUN_BROKE, f"{said}; {logs}"
+    return Status.RUN_BROKE, f"{_exited(status)} and {written}; {logs}"
+
+
+def _exited(status: object) -> str:
+    """What an exit status says: "pytest exited 3 (internal error)", "pytest was killed by SIGKILL"."""
+    if not isinstance(status, int):
+        return "its exit status is not known"
+    if status < 0:
+        try:
+            return f"pytest was killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"pytest was killed by signal {-status}"
+    name = _EXIT_NAMES.get(status)
+    return f"pytest exited {status}" + (f" ({name})" if name else "")
+
+
+def _server_log(reports: Path, since: float) -> Path | None:
+    """The embedded vLLM's log of the run that started at `since`, if that run left one."""
+    try:
+        runs = [path for path in (reports / "runs").iterdir() if path.is_dir() and path.stat().st_mtime >= since - 1]
+    except OSError:
+        return None
+    logs = [path / "vllm.log" for path in sorted(runs, key=lambda path: path.stat().st_mtime, reverse=True)]
+    return next((log for log in logs if log.is_file()), None)
+
+
+def _logs(tail: Sequence[str], suite_log: Path, server_log: Path | None = None) -> str:
+    """The last words of the suite's output, and of the server's log when there is one, each with its file."""
+    said = f"the suite's last words ({suite_log}): {_last_words(tail) or '(none)'}"
+    if server_log is None:
+        return said
+    server = [line.strip() for line in log_tail(server_log) if line.strip()]
+    return f"the server's last words ({server_log}): {' | '.join(server[-3:])[:300] or '(none)'}; {said}"
 
 
 def _last_words(tail: Sequence[str]) -> str:
@@ -167,7 +246,6 @@ def _last_words(tail: Sequence[str]) -> str:
 class _Finished:
     status: int
     tail: list[str]
-    relayed: list[str]
     timed_out: bool = False
 
 
@@ -179,9 +257,11 @@ def _run_logged(
     relay: Callable[[str], object],
     timeout: float | None = None,
 ) -> _Finished:
-    """Run a command with its output in a log file; relay the lines `relay` picks, each as one progress line."""
+    """Run a command with its output in a log file; relay the lines `relay` picks, each as one progress line.
+
+    What it printed decides nothing: the caller gets its exit status, and its last lines to quote.
+    """
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    relayed: list[str] = []
     expired = threading.Event()
     environment = {**environment, "PYTHONUNBUFFERED": "1"}  # its lines as they come, not at its end
     with log.open("w", encoding="utf-8", buffering=1) as sink:
@@ -208,7 +288,6 @@ def _run_logged(
                 line = line.rstrip("\n")
                 tail.append(line)
                 if relay(line):
-                    relayed.append(line)
                     say(line.strip()[:160])
             status = process.wait()
         except BaseException:
@@ -217,7 +296,7 @@ def _run_logged(
         finally:
             if watchdog is not None:
                 watchdog.cancel()
-    return _Finished(status, list(tail), relayed, expired.is_set())
+    return _Finished(status, list(tail), expired.is_set())
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
