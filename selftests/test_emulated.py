@@ -1,6 +1,12 @@
-"""The emulated server of the benchmark: recorded answers replayed by request (seed aside), with its latency model."""
+"""The emulated server of the benchmark: recorded answers replayed by request (seed aside), with its latency model.
+
+The benchmark is the checkout's developer tools in benchmark/, beside selftests/, not in the package: it is
+imported from the repository root (on sys.path: pytest's default import mode puts the folder above the
+selftests package there) and its commands run there, as scripts/benchmark runs them.
+"""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -10,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from toolcall_conformance.emulated import DEFAULT_RECORDING, FORMAT, load, replay_key
+from benchmark.emulated import DEFAULT_RECORDING, FORMAT, load, replay_key
+from benchmark.measure import REPO_ROOT, default_settings, suite_bodies
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": False, "seed": 1}
 STREAM_BODY = {**BODY, "stream": True}
@@ -28,9 +35,9 @@ def server(tmp_path: Path):
     ]  # fmt: skip
     recording = tmp_path / "recording.json"
     recording.write_text(json.dumps({"format": FORMAT, "model": "m", "answers": answers}))
-    command = [sys.executable, "-m", "toolcall_conformance", "emulate", f"--recording={recording}",
+    command = [sys.executable, "-m", "benchmark.emulated", f"--recording={recording}",
                "--ttfb=0.2", "--chunk-delay=0.05", "--capacity=1"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     url = process.stdout.readline().strip()
     yield url
     process.terminate()
@@ -66,9 +73,27 @@ def test_an_unrecorded_request_is_a_named_error(server):
 
 
 def test_the_committed_recording_holds_every_curated_request():
-    from toolcall_conformance.benchmark import suite_bodies
-    from toolcall_conformance.benchmark_emulated import _settings
-
     recording = load(DEFAULT_RECORDING)
     keys = {answer["key"] for answer in recording["answers"]}
-    assert {replay_key(body) for body in suite_bodies(_settings("http://x/v1", recording["model"]))} <= keys
+    assert {replay_key(body) for body in suite_bodies(default_settings("http://x/v1", recording["model"]))} <= keys
+
+
+@pytest.mark.parametrize("module", ["benchmark", "benchmark.emulated"])
+def test_the_developer_tools_answer_help_from_the_repository_root(module: str):
+    # No longer commands of python -m toolcall_conformance (whose every command test_layout starts): started here.
+    run = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"usage: python -m {module}" in run.stdout
+
+
+def test_the_package_imports_none_of_the_developer_tools():
+    """The wheel does not carry benchmark/: a module of the package importing it would fail where it is installed."""
+    package = REPO_ROOT / "toolcall_conformance"
+    importing = [
+        str(path.relative_to(REPO_ROOT))
+        for path in package.rglob("*.py")
+        if re.search(r"^\s*(from|import) benchmark\b", path.read_text(encoding="utf-8"), re.MULTILINE)
+    ]
+    assert importing == []

@@ -16,9 +16,7 @@ commands:
   serve                       serve the embedded target's tiny model with vLLM on loopback until Ctrl-C
   build-model DEST            write the embedded target's tiny model folder
   matrix                      the suite against every vLLM release (or several servers), side by side
-  benchmark                   the suite against a plain concurrent client on the same server
   contract [--check]          the contract's coverage map as a table; --check: does it match the suite?
-  emulate                     serve recorded vLLM answers with a GPU server's latency (for the benchmark)
 
 `python -m toolcall_conformance COMMAND --help` tells a command's options."""
 
@@ -32,9 +30,7 @@ COMMANDS = {
     "serve": "target.__main__",
     "build-model": "target.__main__",
     "matrix": "matrix.cli",
-    "benchmark": "benchmark",
     "contract": "contract",
-    "emulate": "emulated",
 }
 TAKES_ITS_NAME = frozenset({"serve", "build-model"})
 

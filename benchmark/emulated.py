@@ -1,12 +1,13 @@
 """An emulated fast server for the benchmark: real vLLM answers replayed with the latency of a GPU server.
 
-    python -m toolcall_conformance emulate [--recording FILE] [--ttfb S] [--chunk-delay S] [--capacity N] [--port P]
+    python -m benchmark.emulated [--recording FILE] [--ttfb S] [--chunk-delay S] [--capacity N] [--port P]
 
 The answers were recorded from the embedded vLLM (`record()`), keyed by request body without its seed, so the
 suite's --repeat (seed, seed + 1, ...) gets the same answers. Each answer is encoded to bytes once, at start;
 serving it costs a dictionary lookup and a few socket writes. The latency model: `--ttfb` before the first byte,
 `--chunk-delay` per event of a stream (a blocking answer waits as long as its stream would, by its
-completion_tokens), and at most `--capacity` answers generated at once, the rest waiting in line.
+completion_tokens), and at most `--capacity` answers generated at once, the rest waiting in line. It prints
+its URL as its first line, then serves until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import REPO_ROOT
-from .wire.dispatch import request_key
+from toolcall_conformance.wire.dispatch import request_key
 
 FORMAT = "toolcall-conformance/recording/1"
-DEFAULT_RECORDING = REPO_ROOT / "benchmark" / "vllm-0.32.0-shaped.recording.json"
+DEFAULT_RECORDING = Path(__file__).resolve().parent / "vllm-0.32.0-shaped.recording.json"  # committed beside this
 TTFB, CHUNK_DELAY, CAPACITY = 0.25, 0.005, 64  # a small model on one GPU
 
 
@@ -42,7 +42,7 @@ def replay_key(body: dict[str, Any]) -> str:
 async def _record_all(endpoint: str, api_key: str, bodies: list[dict[str, Any]], concurrency: int) -> list[dict]:
     import httpx
 
-    from .wire.client import send
+    from toolcall_conformance.wire.client import send
 
     slots = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=120) as http:
@@ -172,6 +172,7 @@ class EmulatedServer:
 
 
 async def serve(recording: dict[str, Any], ttfb: float, chunk_delay: float, capacity: int, port: int) -> None:
+    """Serve on 127.0.0.1 until cancelled; the URL goes to stdout first, which is how the benchmark learns it."""
     emulated = EmulatedServer(recording, ttfb, chunk_delay, capacity)
     server = await asyncio.start_server(emulated.handle, "127.0.0.1", port, backlog=512)
     print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", flush=True)
@@ -180,6 +181,7 @@ async def serve(recording: dict[str, Any], ttfb: float, chunk_delay: float, capa
 
 
 def load(path: Path) -> dict[str, Any]:
+    """A recording file; one of another format is refused here, at start, rather than answered with 400s."""
     document = json.loads(path.read_text(encoding="utf-8"))
     if document.get("format") != FORMAT:
         raise ValueError(f"{path}: not a recording (format {document.get('format')!r}, wanted {FORMAT!r})")
@@ -187,7 +189,7 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m toolcall_conformance emulate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmark.emulated", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--recording", type=Path, default=DEFAULT_RECORDING, help="recorded answers to replay")
     parser.add_argument("--ttfb", type=float, default=TTFB, help=f"seconds to the first byte (default {TTFB})")
@@ -202,8 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recording = load(options.recording)
     except (OSError, ValueError) as error:
-        print(f"emulate: {error}", file=sys.stderr)
+        print(f"python -m benchmark.emulated: {error}", file=sys.stderr)
         return 2
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(recording, options.ttfb, options.chunk_delay, options.capacity, options.port))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
