@@ -32,7 +32,7 @@ import httpx
 
 from toolcall_conformance.inputs.cases import required_cases
 from toolcall_conformance.judging.answer import answer_of
-from toolcall_conformance.judging.checks import run_checks
+from toolcall_conformance.judging.judge import run_checks
 from toolcall_conformance.judging.schema import schema_problems
 from toolcall_conformance.judging.sdk import sdk_view
 from toolcall_conformance.settings import Settings

@@ -4,9 +4,10 @@ import json
 import time
 
 from toolcall_conformance.inputs.cases import Case, ToolSet
-from toolcall_conformance.judging.checks import Level, all_checks, run_checks
+from toolcall_conformance.judging.catalogue import all_checks
+from toolcall_conformance.judging.judge import run_checks
 from toolcall_conformance.judging.schema import schema_problems
-from toolcall_conformance.judging.verdict import Verdict, verdict_of
+from toolcall_conformance.judging.verdict import Level, Verdict, verdict_of
 from toolcall_conformance.wire.client import Exchange
 
 TOOLS = (

@@ -16,8 +16,9 @@ import pytest
 from selftests.fault_server import FaultServer
 from toolcall_conformance.generated_run import GeneratedFailure, GeneratedRun
 from toolcall_conformance.inputs.strategies import generated_case, keywords_used
-from toolcall_conformance.judging.checks import Subject, checks_of
+from toolcall_conformance.judging.catalogue import checks_of
 from toolcall_conformance.judging.generated import Example, NotRun, Outcome, classify
+from toolcall_conformance.judging.registry import Subject
 from toolcall_conformance.judging.verdict import Verdict, transport_judgement
 from toolcall_conformance.reporting.expectations import FORMAT as EXPECTATIONS_FORMAT
 from toolcall_conformance.settings import OPTIONS as SUITE_OPTIONS

@@ -15,11 +15,11 @@ REPO = Path(__file__).resolve().parent.parent
 # and the requests it asks for, as the plugin itself sees them.
 PROBE = """
 import json, os
-from toolcall_conformance.plugin import _asked, _cases_of, _is_comparison
+from toolcall_conformance.session import asked, cases_of, is_comparison
 
 def pytest_collection_finish(session):
     rows = [
-        {"id": item.nodeid, "comparison": _is_comparison(item), "asks": [repr(_asked(c)) for c in _cases_of(item)]}
+        {"id": item.nodeid, "comparison": is_comparison(item), "asks": [repr(asked(c)) for c in cases_of(item)]}
         for item in session.items
     ]
     with open(os.environ["ORDER_OUT"], "w") as out:

@@ -151,13 +151,16 @@ def test_without_an_endpoint_or_a_target_it_says_in_one_line_how_to_install_one(
     assert helped.returncode == 0 and "TCC_VLLM_VENV" in helped.stdout
 
 
-def test_inside_a_user_s_own_repository_the_entry_point_runs_the_suite_and_leaves_their_tests_alone(
+def test_inside_a_user_s_own_repository_the_plugin_runs_the_suite_and_leaves_their_tests_alone(
     installed: Installed, user_sets: Path, elsewhere: Path
 ) -> None:
+    """A repository that loads the plugin for all its pytest runs (addopts = -p toolcall_conformance), as the README
+    says to: its own tests run as before, and `pytest --pyargs toolcall_conformance.suite` runs the suite."""
     (elsewhere / "tests").mkdir()
     (elsewhere / "tests" / "test_mine.py").write_text("def test_mine():\n    assert 1 + 1 == 2\n")
     (elsewhere / "pyproject.toml").write_text(
         "[tool.pytest.ini_options]\n"
+        'addopts = ["-p", "toolcall_conformance"]\n'
         'testpaths = ["tests"]\n'
         'asyncio_default_fixture_loop_scope = "function"\n'
         f'tcc_toolsets = ["{user_sets}"]\n'
@@ -168,19 +171,63 @@ def test_inside_a_user_s_own_repository_the_entry_point_runs_the_suite_and_leave
     assert own.returncode == 0 and "1 passed" in own.stdout, own.stdout
     assert not (elsewhere / "reports").exists()  # the plugin is loaded, and inert for tests that are not the suite
     with FaultServer("none") as server:
-        for plugin in ([], ["-p", "toolcall_conformance"]):
-            suite = installed.run(
-                [
-                    python,
-                    "-m",
-                    "pytest",
-                    *plugin,
-                    "--pyargs",
-                    "toolcall_conformance.suite",
-                    f"--endpoint={server.base_url}",
-                ],
-                elsewhere,
-                **({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"} if plugin else {}),
-            )
-            assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-2000:]
-            assert {record["test"] for record in results_of(elsewhere)["tests"]} == USER_TEST_IDS
+        suite = installed.run(
+            [python, "-m", "pytest", "--pyargs", "toolcall_conformance.suite", f"--endpoint={server.base_url}"],
+            elsewhere,
+        )
+    assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-2000:]
+    assert {record["test"] for record in results_of(elsewhere)["tests"]} == USER_TEST_IDS
+
+
+# A foreign project's property test: it counts its examples into a file, and says whether anything of the suite
+# was imported or swapped into its process.
+PROPERTY_TEST = """
+import sys
+from pathlib import Path
+
+from hypothesis import given, strategies as st
+
+SEEN = Path(__file__).with_name("examples.txt")
+
+
+@given(st.integers())
+def test_prop(number):
+    suite = sorted(name for name in sys.modules if name.startswith("toolcall_conformance."))
+    swapped = getattr(sys.modules.get("rfc3987_syntax"), "__deferred__", False)
+    with SEEN.open("a") as seen:
+        seen.write(f"{number} suite={','.join(suite) or '-'} swapped={swapped}\\n")
+"""
+PLUGIN_ONLY = {f"toolcall_conformance.{name}" for name in ("plugin", "data", "settings")}
+SUITE_OPTIONS = ("--endpoint", "--model", "--seed", "--repeat", "--baseline", "--toolsets", "tool-call conformance")
+
+
+def test_installed_it_changes_nothing_in_a_foreign_project_s_pytest_session(
+    installed: Installed, elsewhere: Path
+) -> None:
+    """With the wheel installed beside a project that has its own Hypothesis tests, run in CI (CI=true loads
+    Hypothesis's "ci" profile: 100 examples): every example still runs, no option of the suite appears, and
+    nothing of the suite is imported. Asked for with -p, the plugin adds its options and still changes nothing:
+    no profile, no module swapped, no file read (a broken tool-set path in the ini stops nothing), no reports."""
+    (elsewhere / "test_prop.py").write_text(PROPERTY_TEST)
+    python = str(installed.bin / "python")
+    seen = elsewhere / "examples.txt"
+    for plugin in ([], ["-p", "toolcall_conformance"]):
+        seen.unlink(missing_ok=True)
+        (elsewhere / "pytest.ini").write_text("[pytest]\n" + ("tcc_toolsets = no-such-directory\n" if plugin else ""))
+        done = installed.run([python, "-m", "pytest", "-q", *plugin, "test_prop.py"], elsewhere, CI="true")
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+        lines = seen.read_text().splitlines()
+        assert len(lines) == 100, f"{plugin or 'installed only'}: {len(lines)} examples ran, not Hypothesis's 100"
+        imported, swapped = set(), set()
+        for line in lines:
+            _, suite, swap = line.split(" ")
+            imported.update(name for name in suite.removeprefix("suite=").split(",") if name != "-")
+            swapped.add(swap)
+        assert swapped == {"swapped=False"}
+        # Loaded with -p, the plugin imports its options and nothing more: no session, no judging, no Hypothesis.
+        assert imported <= (PLUGIN_ONLY if plugin else set()), imported
+        assert not (elsewhere / "reports").exists()
+        helped = installed.run([python, "-m", "pytest", "--help", *plugin], elsewhere)
+        assert helped.returncode == 0, helped.stderr
+        shown = [option for option in SUITE_OPTIONS if option in helped.stdout]
+        assert shown == (list(SUITE_OPTIONS) if plugin else []), shown  # asked for, they are all there

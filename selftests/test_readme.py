@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from toolcall_conformance.judging.checks import all_checks
+from toolcall_conformance.judging.catalogue import all_checks
 from toolcall_conformance.settings import OPTIONS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

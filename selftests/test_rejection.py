@@ -18,9 +18,8 @@ from selftests.fault_server import FaultServer, parse_request
 from selftests.suite_run import run_suite
 from toolcall_conformance.data import BAD_REQUESTS_FILE
 from toolcall_conformance.inputs.bad_requests import BadRequest, bad_requests
-from toolcall_conformance.judging.checks import Level
 from toolcall_conformance.judging.refusal import judge_refusal
-from toolcall_conformance.judging.verdict import Verdict
+from toolcall_conformance.judging.verdict import Level, Verdict
 from toolcall_conformance.reporting.explain import curl_line, reproducer_document
 from toolcall_conformance.settings import OPTIONS, Settings
 from toolcall_conformance.wire.client import TRANSPORT_CONNECT, Exchange, TransportError, parse_response

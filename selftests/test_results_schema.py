@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from selftests.fault_server import FaultServer
 from selftests.suite_run import REPO, run_suite
 from selftests.test_generated_against_faults import run_generated
-from toolcall_conformance.judging.checks import all_checks
+from toolcall_conformance.judging.catalogue import all_checks
 from toolcall_conformance.judging.generated import Outcome
 from toolcall_conformance.judging.verdict import Verdict
 from toolcall_conformance.reporting.compare import diff

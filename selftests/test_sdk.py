@@ -130,6 +130,6 @@ def test_replays_in_several_threads_stay_apart():
 def test_the_warm_up_replays_a_blocking_and_a_streamed_answer_the_sdk_takes():
     """The dispatcher warms the judging up while the first answers are on their way; its answers must be good
     ones, or the warm-up would stop every run (it asserts that the SDK took both)."""
-    from toolcall_conformance.judging.checks import warm_up
+    from toolcall_conformance.judging.judge import warm_up
 
     warm_up()

@@ -15,7 +15,7 @@ from selftests.test_sdk import _call_delta, _chunk, _exchange
 from toolcall_conformance.judging import sdk_worker
 from toolcall_conformance.judging.sdk import sdk_view
 from toolcall_conformance.judging.sdk_worker import SdkViewWorker
-from toolcall_conformance.plugin import SDK_WORKER_FROM
+from toolcall_conformance.session import SDK_WORKER_FROM
 from toolcall_conformance.wire.client import Exchange, parse_response
 from toolcall_conformance.wire.dispatch import DispatchState, request_key
 

@@ -10,7 +10,9 @@ import pytest
 from selftests.fault_server import BENIGN, FaultServer
 from selftests.suite_run import run_suite
 from toolcall_conformance.inputs.bad_requests import bad_requests
-from toolcall_conformance.judging.checks import Level, Subject, checks_of
+from toolcall_conformance.judging.catalogue import checks_of
+from toolcall_conformance.judging.registry import Subject
+from toolcall_conformance.judging.verdict import Level
 
 SEED = "weather-seed and not strict"
 BLOCKING, STREAM = ("blocking",), ("stream",)

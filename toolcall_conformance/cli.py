@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .__main__ import COMMANDS
 from .__main__ import main as tool_main
-from .data import SUITE_DIR
+from .invocation import pytest_args
 
 PROG = "toolcall-conformance"
 NO_TARGET_NEEDED = ("--collect-only", "--co", "--help", "-h", "--version", "-V", "--markers", "--fixtures")
@@ -44,17 +44,6 @@ def main(argv: list[str] | None = None) -> int:
             return _usage_error(problem)
     # pytest in this process's place: nothing of the suite is imported before it, signals and exit status are its.
     os.execv(sys.executable, [sys.executable, "-m", "pytest", *pytest_args(args, Path.cwd())])
-
-
-def pytest_args(args: list[str], here: Path) -> list[str]:
-    """pytest's command line: the installed suite, the plugin, rooted in the current directory."""
-    given = {arg.split("=", 1)[0] for arg in args}
-    command = [str(SUITE_DIR), "-p", "toolcall_conformance", f"--rootdir={here}"]
-    if not given & {"-c", "--config-file", "--inifile"}:
-        command += ["-c", os.devnull, "-o", "asyncio_default_fixture_loop_scope=function"]
-    if "--hypothesis-profile" not in given:
-        command.append("--hypothesis-profile=ci")
-    return command + args
 
 
 def embedded_target_problem() -> str | None:

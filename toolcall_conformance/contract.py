@@ -96,7 +96,7 @@ def covers(pattern: str, path: str) -> bool:
 def problems(check_ids: set[str] | None = None) -> list[str]:
     """Where the map and the suite disagree; empty when they agree."""
     if check_ids is None:
-        from .judging.checks import all_checks
+        from .judging.catalogue import all_checks
 
         check_ids = set(all_checks())
     found = []

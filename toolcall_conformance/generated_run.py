@@ -12,29 +12,35 @@ from typing import Any, Protocol
 
 import hypothesis
 import hypothesis.database
+import hypothesis.errors
 from hypothesis import HealthCheck, Phase
 
 from .inputs.cases import Choice, Mode, ToolSet
 from .inputs.strategies import Tool, generated_case
 from .judging.generated import Example, Outcome, Tally, classify, summary_judgement
+from .judging.registry import Views
+from .judging.sdk import sdk_view
 from .judging.verdict import Judgement, Verdict
 from .reporting.examples import example_reproducer, explain, log_document
 from .reporting.results import file_stem
 from .settings import Settings
 from .wire.client import Exchange
 
+# How many examples each of the suite's generated tests runs under a Hypothesis profile, where the suite wants
+# another number than the profile's own. They go into the generated tests' own settings (generated_settings):
+# Hypothesis's profiles, its "ci" among them, are never changed, so no one else's tests change with them.
+EXAMPLES_UNDER = {"ci": 20, "thorough": 500}
+
 
 def register_profiles() -> None:
-    """Hypothesis profiles: "ci" (Hypothesis's own, fewer examples, one failure shrunk), "thorough" (hundreds).
+    """Make --hypothesis-profile=thorough loadable: a profile of that name, unless one is registered already.
 
-    "default" stays Hypothesis's own (100 examples). Choose one with --hypothesis-profile=NAME.
-    """
-    profiles = hypothesis.settings
-    profiles.register_profile("ci", profiles.get_profile("ci"), max_examples=20, report_multiple_bugs=False)
-    profiles.register_profile("thorough", profiles.get_profile("default"), max_examples=500)
-
-
-register_profiles()
+    Called by the suite's session only, before Hypothesis loads the profile; "ci" and "default" are Hypothesis's
+    own. Which profile is loaded decides the suite's example counts (EXAMPLES_UNDER), not the profile's values."""
+    try:
+        hypothesis.settings.get_profile("thorough")
+    except hypothesis.errors.InvalidArgument:
+        hypothesis.settings.register_profile("thorough", hypothesis.settings.get_profile("default"))
 
 
 def replay_seed(test: object) -> int | str | None:
@@ -104,7 +110,7 @@ class Recorder(Protocol):
 class GeneratedRun:
     """The examples of one generated test: each sent, judged, logged; a failure raised with its explanation.
 
-    The plugin concludes the test when Hypothesis is done with it (plugin.pytest_runtest_call): finish() gives
+    The session concludes the test when Hypothesis is done with it (ConformanceSession.pytest_runtest_call): finish() gives
     its one judgement, which goes through the baseline and into results.json like any test's."""
 
     def __init__(
@@ -116,9 +122,10 @@ class GeneratedRun:
         replay: Callable[[int | str | None], str] = lambda seed: f"--hypothesis-seed={seed}",
         seed_of: Callable[[], int | str | None] = lambda: None,
         death: Callable[[], str | None] = lambda: None,
+        views: Views = sdk_view,
     ) -> None:
         self.test_id, self.send, self.options, self.recorder = test_id, send, options, recorder
-        self.replay_of, self.seed_of, self.death = replay, seed_of, death
+        self.replay_of, self.seed_of, self.death, self.views = replay, seed_of, death, views
         self.tally = Tally()
         self.first_failure: Example | None = None  # kept for a server that dies while Hypothesis shrinks it
 
@@ -135,7 +142,7 @@ class GeneratedRun:
         drawn_from: the user's tool set the tools were drawn from, whose conversation asks for them."""
         __tracebackhide__ = True  # the failure message says it all; the frames of this module do not help
         case = generated_case(tools, mode, choice, named_index, drawn_from=drawn_from)
-        example = classify(self.test_id, case, self.send(case.body(self.options)), self.death())
+        example = classify(self.test_id, case, self.send(case.body(self.options)), self.death(), self.views)
         final = is_final_example()
         self.tally.add(example, final)
         if example.failed:
@@ -198,8 +205,16 @@ def generated_settings() -> hypothesis.settings:
     """The Hypothesis settings of every generated test (tests/test_generated.py, tests/test_user_generated.py).
 
     Made when a test module is imported, not when this one is: settings inherit the profile loaded at the time
-    they are made, and --hypothesis-profile is loaded after the plugin (and so this module) is imported."""
+    they are made, and --hypothesis-profile is loaded after the plugin (and so this module) is imported. Under
+    "ci" the suite runs 20 examples a test and shrinks one failure; under "thorough", 500 (EXAMPLES_UNDER)."""
+    profile = hypothesis.settings.get_current_profile_name()
+    wanted: dict[str, Any] = {}
+    if profile in EXAMPLES_UNDER:
+        wanted["max_examples"] = EXAMPLES_UNDER[profile]
+    if profile == "ci":
+        wanted["report_multiple_bugs"] = False
     return hypothesis.settings(
+        **wanted,
         deadline=None,
         database=DATABASE,
         phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no "explain": noise

@@ -1,165 +1,40 @@
-"""The named checks: each a small function with a stable id, the rule it enforces and where it comes from.
+"""The named checks of answers: each a small function with a stable id, the rule it enforces and where it
+comes from; the checks that compare a request's streamed and blocking answers at the end.
 
-Checks are registered where they are defined, with the subject they judge: an answer to a valid request (here),
-the blocking and streamed answers of one request (here), the refusal of a bad request (refusal.py), a generated
-test's examples (generated.py). CHECK_MODULES lists those modules; all_checks() imports them, so the registry it
-returns is complete whichever module asks first. Level and Violation live in verdict.py, beside the verdicts they
-make; checks make them, and they can be imported from here too.
+What a check is and how it registers is registry.py; judge.py runs these (with the SDK view's, sdk.py) on an
+answer; catalogue.py holds every check of the suite, these and those of refusal.py and generated.py.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from functools import cache, cached_property
-from types import MappingProxyType
+from collections.abc import Iterator
 from typing import Any
 
-from ..inputs.cases import Case, Pair, parameters_of
-from ..wire.client import Exchange, error_message
+from ..inputs.cases import Case, parameters_of
+from ..wire.client import Exchange
 from ..wire.stream import StreamedCall
-from .answer import Answer, Call, answer_of, comparable_arguments
+from .answer import Answer, Call, comparable_arguments
+from .registry import (
+    JSON_SCHEMA,
+    MAX_PROBLEMS_SHOWN,
+    OPENAI_CHAT,
+    OPENAI_FUNCTION_CALLING,
+    OPENAI_STREAM,
+    RFC_JSON,
+    SDK_TYPES,
+    WHATWG_SSE,
+    Observation,
+    PairObservation,
+    Subject,
+    check,
+    error_shown,
+)
 from .schema import CHUNK, COMPLETION, envelope_problems, schema_problems, shorten, strict_json
-from .verdict import Judgement, Level, Verdict, Violation, transport_judgement, truncation_note, verdict_of
-
-OPENAI_CHAT = "OpenAI API reference, Chat Completions"
-OPENAI_STREAM = "OpenAI API reference, chat completion chunk object"
-SDK_TYPES = "openai-python types (openai/types/chat, openai/types/completion_usage.py)"
-RFC_JSON = "RFC 8259 (JSON), section 4"
-OPENAI_FUNCTION_CALLING = "OpenAI function-calling guide"
-WHATWG_SSE = "WHATWG HTML, server-sent events"
-JSON_SCHEMA = "JSON Schema 2020-12 (validation with formats)"
-MAX_PROBLEMS_SHOWN = 3
-ERROR_SHOWN = 300  # characters of an error answer's message
-# Every module that defines checks; all_checks() imports each of them.
-CHECK_MODULES = ("checks", "sdk", "refusal", "generated")  # of this package, judging/
-
-
-class Subject(StrEnum):
-    """What a check looks at."""
-
-    ANSWER = "answer"  # one answer to a valid request: an Observation
-    PAIR = "pair"  # the blocking and streamed answers to one request: a PairObservation
-    REFUSAL = "refusal"  # the answer to a bad request and the valid request after it: a refusal.Refusal
-    GENERATED = "generated"  # the examples of one generated test: a generated.Tally
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What the checks of one exchange look at."""
-
-    case: Case
-    exchange: Exchange
-    answer: Answer
-
-    @classmethod
-    def of(cls, case: Case, exchange: Exchange) -> Observation:
-        return cls(case, exchange, answer_of(exchange))
-
-    @property
-    def tools(self) -> list[dict[str, Any]]:
-        return list(self.exchange.request.get("tools") or [])
-
-    @cached_property
-    def sdk(self) -> Any:
-        """What openai-python makes of this answer (sdk.SdkView), worked out once for the sdk.* checks."""
-        from .sdk_worker import view_of
-
-        return view_of(self.exchange)
-
-
-CheckFunction = Callable[[Any], Iterable[Violation]]
-
-
-@dataclass(frozen=True)
-class Check:
-    """A registered check: its rule, the subject it judges and, for answers, the circumstances it applies to."""
-
-    id: str
-    level: Level
-    rule: str
-    source: str
-    function: CheckFunction
-    subject: Subject = Subject.ANSWER
-    modes: tuple[str, ...] = ("blocking", "stream")
-    applies: Callable[[Case], bool] = lambda case: True
-    judges_truncated: bool = True
-    gate: bool = False
-    module: str = ""  # where it is defined: one of CHECK_MODULES
-
-
-_REGISTRY: dict[str, Check] = {}
-
-
-def check(
-    check_id: str,
-    *,
-    rule: str,
-    source: str,
-    subject: Subject = Subject.ANSWER,
-    level: Level = Level.MUST,
-    modes: tuple[str, ...] = ("blocking", "stream"),
-    applies: Callable[[Case], bool] = lambda case: True,
-    judges_truncated: bool = True,
-    gate: bool = False,
-) -> Callable[[Callable[..., Iterator[str | tuple[str, dict[str, Any]]]]], Check]:
-    """Register a check; the function yields messages (or (message, data)) for each breach of its subject.
-
-    modes, applies, judges_truncated and gate say which answers an answer check judges, and whether a breach
-    stops the checks after it (an answer that is no HTTP 200, no JSON, no event stream).
-    """
-
-    def register(function: Callable[..., Iterator[Any]]) -> Check:
-        module = function.__module__
-
-        def run(seen: Any) -> Iterator[Violation]:
-            for found in function(seen):
-                message, data = found if isinstance(found, tuple) else (found, {})
-                yield Violation(check_id, level, message, data)
-
-        registered = Check(check_id, level, rule, source, run, subject, modes, applies, judges_truncated, gate, module)
-        if module == "__main__":  # a module run with python -m: its importable copy is the one all_checks() registers
-            return registered
-        if module.removeprefix(f"{__package__}.") not in CHECK_MODULES:
-            raise ValueError(f"check {check_id!r} is defined in {module}, which CHECK_MODULES does not list")
-        if check_id in _REGISTRY:
-            raise ValueError(f"check id {check_id!r} registered twice")
-        _REGISTRY[check_id] = registered
-        return registered
-
-    return register
-
-
-@cache
-def all_checks() -> Mapping[str, Check]:
-    """Every check of the suite by id: the modules in CHECK_MODULES' order, each module's in definition order.
-
-    Checks register only from those modules, which are all imported here: after this nothing registers again."""
-    order = {
-        importlib.import_module(f"{__package__}.{name}").__name__: index for index, name in enumerate(CHECK_MODULES)
-    }
-    ordered = sorted(_REGISTRY.values(), key=lambda registered: order[registered.module])  # stable: keeps definitions
-    return MappingProxyType({registered.id: registered for registered in ordered})
-
-
-def warm_up() -> None:
-    """Do the judging's start-up work now: import every check module (openai-python among them) and replay an
-    answer through the SDK view, which the first test's judging would otherwise wait for."""
-    all_checks()
-    from .sdk import warm_up as warm_up_sdk
-
-    warm_up_sdk()
-
-
-def checks_of(subject: Subject) -> list[Check]:
-    """The checks that judge one kind of subject, in registration order."""
-    return [registered for registered in all_checks().values() if registered.subject is subject]
+from .verdict import Level
 
 
 def _required(case: Case) -> bool:
@@ -183,11 +58,6 @@ def http_status(seen: Observation) -> Iterator[str]:
     exchange = seen.exchange
     if exchange.status != 200:
         yield f"HTTP {exchange.status} for a valid request: {error_shown(exchange)}"
-
-
-def error_shown(exchange: Exchange) -> str:
-    """An error answer's message as a check's message quotes it, cut to a readable length."""
-    return shorten(error_message(exchange), ERROR_SHOWN)
 
 
 @check(
@@ -814,15 +684,6 @@ def args_unique_keys(seen: Observation) -> Iterator[str]:
 # ---------------------------------------------------------------- streamed against blocking
 
 
-@dataclass(frozen=True)
-class PairObservation:
-    """The blocking and streamed answers to one request."""
-
-    pair: Pair
-    blocking: Observation
-    stream: Observation
-
-
 def _comparable(answer: Answer) -> list[tuple[Any, str]]:
     """Names and arguments in a type-strict form (answer.comparable_arguments)."""
     return [(call.name, comparable_arguments(call.arguments)) for call in answer.calls]
@@ -844,85 +705,3 @@ def equivalence_stream_blocking(seen: PairObservation) -> Iterator[str]:
     for position, (left, right) in enumerate(zip(blocking, stream, strict=True)):
         if left != right:
             yield f"call {position}: blocking {shorten(left[0])} {shorten(left[1])} vs streamed {shorten(right[0])} {shorten(right[1])}"
-
-
-# ---------------------------------------------------------------- running them
-
-
-def checks_for(case: Case) -> list[Check]:
-    """The answer checks that apply to a case, in registry order."""
-    return [c for c in checks_of(Subject.ANSWER) if case.mode in c.modes and c.applies(case)]
-
-
-def run_checks(case: Case, exchange: Exchange) -> tuple[Observation, list[Violation], list[str]]:
-    """Run every applicable check; returns the observation, the violations and the ids judged."""
-    seen = Observation.of(case, exchange)
-    violations: list[Violation] = []
-    judged: list[str] = []
-    for registered in checks_for(case):
-        if seen.answer.truncated and not registered.judges_truncated:
-            continue
-        judged.append(registered.id)
-        found = list(registered.function(seen))
-        violations.extend(found)
-        if found and registered.gate:
-            break
-    return seen, violations, judged
-
-
-def run_pair_checks(pair: Pair, blocking: Observation, stream: Observation) -> tuple[list[Violation], list[str]]:
-    """Run the checks that compare a request's streamed and blocking answers."""
-    seen = PairObservation(pair, blocking, stream)
-    violations: list[Violation] = []
-    judged: list[str] = []
-    for registered in checks_of(Subject.PAIR):
-        judged.append(registered.id)
-        violations.extend(registered.function(seen))
-    return violations, judged
-
-
-# ---------------------------------------------------------------- from checks to a judgement
-
-
-def judge_exchange(test_id: str, case: Case, exchange: Exchange, death: str | None = None) -> Judgement:
-    """One answer's judgement: the transport's verdict when the exchange broke, else its checks' verdict.
-
-    death: how the server died, if it did (see verdict.transport_judgement)."""
-    if exchange.transport_error is not None:
-        return transport_judgement(test_id, exchange, death)
-    seen, violations, judged = run_checks(case, exchange)
-    judgement = Judgement(test_id, verdict_of(violations, seen.answer.truncated), violations, judged, [exchange])
-    if judgement.verdict is Verdict.TRUNCATED:
-        judgement.note = truncation_note(exchange)
-    return judgement
-
-
-def judge_pair(test_id: str, pair: Pair, exchanges: tuple[Exchange, ...], death: str | None = None) -> Judgement:
-    """The comparison of one request's blocking and streamed answers, when both can be compared."""
-    broken = [exchange for exchange in exchanges if exchange.transport_error is not None]
-    if broken:
-        return transport_judgement(test_id, broken[0], death)
-    blocking_seen, stream_seen = Observation.of(pair.blocking, exchanges[0]), Observation.of(pair.stream, exchanges[1])
-    unusable = _why_incomparable(blocking_seen, stream_seen)
-    if unusable:
-        return Judgement(test_id, unusable[0], exchanges=list(exchanges), note=unusable[1])
-    violations, judged = run_pair_checks(pair, blocking_seen, stream_seen)
-    return Judgement(test_id, verdict_of(violations, False), violations, judged, list(exchanges))
-
-
-def _why_incomparable(*sides: Observation) -> tuple[Verdict, str] | None:
-    """An answer that broke a gate check (HTTP status, a body that is no JSON or no stream) has nothing to compare.
-
-    Only the gate checks run here: the answers' own tests judge everything else."""
-    for seen in sides:
-        for registered in checks_for(seen.case):
-            if registered.gate:
-                broken = next(iter(registered.function(seen)), None)
-                if broken is not None:
-                    return (
-                        Verdict.INCONCLUSIVE,
-                        f"inconclusive: the {seen.case.mode} answer is unusable: {broken.line()}",
-                    )
-    if any(seen.answer.truncated for seen in sides):
-        return Verdict.TRUNCATED, "truncated: an answer ended with finish_reason 'length'; nothing to compare"
-    return None

@@ -22,8 +22,10 @@ from ..inputs.cases import EMPTY_PARAMETERS, Case
 from ..inputs.strategies import Tool, keywords_used, schema_keywords
 from ..wire.client import TRANSPORT_BROKEN, TRANSPORT_TIMEOUT, Exchange, error_message
 from .answer import Answer, Call, answer_of
-from .checks import Subject, check, judge_exchange
+from .judge import judge_exchange
+from .registry import Subject, Views, check
 from .schema import shorten, validator
+from .sdk import sdk_view
 from .verdict import FAILED, Judgement, Level, Verdict, Violation, transport_judgement, verdict_of
 
 REFUSAL = re.compile(r"unsupported|not supported|not implemented|grammar|schema", re.IGNORECASE)
@@ -197,10 +199,13 @@ def _broken(call: Call, parameters: dict[str, Any]) -> list[str]:
     return sorted(found)
 
 
-def classify(test_id: str, case: Case, exchange: Exchange, death: str | None = None) -> Example:
+def classify(
+    test_id: str, case: Case, exchange: Exchange, death: str | None = None, views: Views = sdk_view
+) -> Example:
     """Judge one generated exchange with every check and name its outcome; the verdict is verdict.py's.
 
-    death: how the server died, if it did; an exchange that never happened because of it raises NotRun."""
+    death: how the server died, if it did; an exchange that never happened because of it raises NotRun.
+    views: where the SDK's view of the answer comes from (judge.run_checks)."""
     tools = list(case.toolset.tools)
     used = keywords_used(tools)
     transport = exchange.transport_error
@@ -217,7 +222,7 @@ def classify(test_id: str, case: Case, exchange: Exchange, death: str | None = N
         judgement = Judgement(test_id, verdict_of(violations, False), violations, [], [exchange], note)
         named = keywords_named(refused, used) or used
         return Example(case, exchange, Outcome.REFUSED, _with_outcome(judgement, Outcome.REFUSED), used, named)
-    judgement = judge_exchange(test_id, case, exchange)
+    judgement = judge_exchange(test_id, case, exchange, views=views)
     outcome = ANSWER_OUTCOMES.get(judgement.verdict, Outcome.PASS)
     if exchange.status is not None and exchange.status >= 500:
         outcome = Outcome.SERVER_ERROR

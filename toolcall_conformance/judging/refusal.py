@@ -15,7 +15,7 @@ from typing import Any
 from ..inputs.bad_requests import BadRequest
 from ..wire.client import Exchange
 from .answer import answer_of
-from .checks import MAX_PROBLEMS_SHOWN, Check, Subject, check, checks_of, error_shown
+from .registry import MAX_PROBLEMS_SHOWN, Check, Subject, check, error_shown, registered
 from .schema import ERROR, envelope_problems, shorten
 from .verdict import Judgement, Level, Violation, transport_judgement, verdict_of
 
@@ -140,7 +140,7 @@ def judge_refusal(test_id: str, case: BadRequest, answer: Exchange, follow_up: E
 def _checks_for(seen: Refusal) -> list[Check]:
     # An answer that is no refusal (2xx) has no error object to judge.
     return [
-        registered for registered in checks_of(Subject.REFUSAL) if seen.refused or registered is not reject_error_shape
+        registered for registered in registered(Subject.REFUSAL) if seen.refused or registered is not reject_error_shape
     ]
 
 

@@ -20,7 +20,7 @@ import httpx
 
 from ..wire.client import Exchange, parse_response
 from .answer import answer_of, comparable_arguments, decode_arguments
-from .checks import Observation, check
+from .registry import Observation, check
 from .schema import shorten
 
 if TYPE_CHECKING:

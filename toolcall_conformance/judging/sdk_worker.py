@@ -15,39 +15,19 @@ import queue
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..wire.child import start_child, wait_or_kill
 from ..wire.client import Exchange
 from ..wire.dispatch import request_key
-
-if TYPE_CHECKING:  # sdk.py imports openai-python, which the pytest process imports only once the requests are out
-    from .sdk import SdkView
+from .sdk import SdkView, sdk_view
+from .sdk import warm_up as warm_up_sdk
 
 VIEW_WAIT = 30.0  # seconds a test waits for the worker's view before working it out itself
 _STOP = b"stop"  # no pickle is this
-
-
-_precomputed: Callable[[Exchange], SdkView | None] | None = None
-
-
-def take_views_from(source: Callable[[Exchange], SdkView | None] | None) -> None:
-    """Where view_of() looks first: a worker's views (SdkViewWorker.view), or nowhere (None)."""
-    global _precomputed
-    _precomputed = source
-
-
-def view_of(exchange: Exchange) -> SdkView:
-    """The SDK's view of an answer: the one worked out as it arrived, if there is one, else worked out now."""
-    from .sdk import sdk_view
-
-    view = _precomputed(exchange) if _precomputed is not None else None
-    return view if view is not None else sdk_view(exchange)
 
 
 class SdkViewWorker:
@@ -78,6 +58,11 @@ class SdkViewWorker:
                 future.set_result(None)
                 return
         self._outbox.put(answer_message)
+
+    def view_of(self, exchange: Exchange) -> SdkView:
+        """The SDK's view of an answer: the worker's, worked out as it arrived, if there is one; else worked out now."""
+        view = self.view(exchange)
+        return view if view is not None else sdk_view(exchange)
 
     def view(self, exchange: Exchange) -> SdkView | None:
         """The worker's view of this exchange, or None when it has none to give."""
@@ -133,11 +118,8 @@ class SdkViewWorker:
 def _working_process(descriptor: int) -> None:
     """The worker: warms the SDK up, then answers each answer message with (key, view) until its input ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us by closing
-    from .checks import warm_up
-    from .sdk import sdk_view
-
     connection = Connection(descriptor)
-    warm_up()
+    warm_up_sdk()
     while True:
         try:
             raw = connection.recv_bytes()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import INSTALL_TARGET_SCRIPT
-from ..cli import pytest_args
+from ..invocation import pytest_args
 from ..reporting.results import RESULTS_FILE, death_of, load_results, tests_count, tests_of
 from ..target.launcher import log_tail
 from .columns import Column

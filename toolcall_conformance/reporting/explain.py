@@ -7,7 +7,7 @@ import shlex
 from typing import Any
 
 from ..jsontext import cut, indent
-from ..judging.checks import all_checks
+from ..judging.catalogue import all_checks
 from ..judging.verdict import Judgement
 from ..redact import url_without_credentials
 from ..wire.client import Exchange

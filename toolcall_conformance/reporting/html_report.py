@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..jsontext import cut
-from ..judging.checks import all_checks
+from ..judging.catalogue import all_checks
 from ..judging.generated import Outcome
 from ..judging.verdict import SKIPPED, Verdict, severity
 from ..redact import url_without_credentials

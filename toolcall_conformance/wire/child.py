@@ -9,6 +9,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
+_PACKAGE = __name__.split(".")[0]
+
 
 def start_child(
     module: str, function: str, log_path: Path | None, stdout: int | None = None
@@ -46,7 +48,9 @@ def _program(module: str, function: str, descriptor: int) -> str:
     # teardown of openai's, pydantic's and httpx's modules, which the parent would otherwise wait for at the
     # end of every run (0.1 to 0.4 s here). A function that raises still ends the normal way, its traceback
     # in the log and a non-zero exit code.
+    # The child is the suite's own process, so it defers the import that slows every start (deferred_imports).
     return (
+        f"from {_PACKAGE}.deferred_imports import defer; defer(); "
         f"from {module} import {function}; {function}({descriptor}); "
         "import os, sys; sys.stdout.flush(); sys.stderr.flush(); os._exit(0)"
     )
