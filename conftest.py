@@ -1,7 +1,5 @@
-"""Activates the conformance plugin for this checkout, once.
-
-"toolcall_conformance" is the package, which is also the installed pytest11 entry point: when that has loaded
-it, pytest skips this; otherwise pytest imports the package, whose pytest_plugins loads the hooks.
+"""Activates the conformance plugin for this checkout: the package "toolcall_conformance", whose pytest_plugins
+loads its hooks (the same name `pytest -p toolcall_conformance` gives it elsewhere, so it is registered once).
 """
 
 pytest_plugins = ["toolcall_conformance"]

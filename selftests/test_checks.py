@@ -147,3 +147,19 @@ def test_equivalence_is_type_strict():
     assert _comparable(one) != _comparable(true)
     assert _comparable(quoted) != _comparable(raw)
     assert _comparable(one) == _comparable(Answer([Call(0, "b", "function", "f", '{ "n" :1 }')]))
+
+
+def test_the_answer_checks_run_in_the_catalogue_s_order_whichever_module_was_imported_first():
+    """The gate checks (http.status first) stop the rest; a module imported before judge.py must not reorder them."""
+    import subprocess
+    import sys
+
+    program = (
+        "import toolcall_conformance.judging.sdk\n"  # registers the sdk.* checks before checks.py's
+        "from toolcall_conformance.judging.catalogue import checks_of\n"
+        "from toolcall_conformance.judging.registry import Subject, registered\n"
+        "assert [c.id for c in registered(Subject.ANSWER)] == [c.id for c in checks_of(Subject.ANSWER)]\n"
+        "assert registered(Subject.ANSWER)[0].id == 'http.status'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -179,13 +179,13 @@ def test_inside_a_user_s_own_repository_the_plugin_runs_the_suite_and_leaves_the
     assert {record["test"] for record in results_of(elsewhere)["tests"]} == USER_TEST_IDS
 
 
-# A foreign project's property test: it counts its examples into a file, and says whether anything of the suite
-# was imported or swapped into its process.
+# A foreign project's property test: each example writes a line saying what it ran under (Hypothesis's settings),
+# what of the suite is imported into its process, and whether a module was swapped.
 PROPERTY_TEST = """
 import sys
 from pathlib import Path
 
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 SEEN = Path(__file__).with_name("examples.txt")
 
@@ -195,39 +195,46 @@ def test_prop(number):
     suite = sorted(name for name in sys.modules if name.startswith("toolcall_conformance."))
     swapped = getattr(sys.modules.get("rfc3987_syntax"), "__deferred__", False)
     with SEEN.open("a") as seen:
-        seen.write(f"{number} suite={','.join(suite) or '-'} swapped={swapped}\\n")
+        seen.write(f"{settings.get_current_profile_name()} {settings.default!r}|{','.join(suite)}|{swapped}\\n")
 """
 PLUGIN_ONLY = {f"toolcall_conformance.{name}" for name in ("plugin", "data", "settings")}
 SUITE_OPTIONS = ("--endpoint", "--model", "--seed", "--repeat", "--baseline", "--toolsets", "tool-call conformance")
 
 
-def test_installed_it_changes_nothing_in_a_foreign_project_s_pytest_session(
-    installed: Installed, elsewhere: Path
-) -> None:
-    """With the wheel installed beside a project that has its own Hypothesis tests, run in CI (CI=true loads
-    Hypothesis's "ci" profile: 100 examples): every example still runs, no option of the suite appears, and
-    nothing of the suite is imported. Asked for with -p, the plugin adds its options and still changes nothing:
-    no profile, no module swapped, no file read (a broken tool-set path in the ini stops nothing), no reports."""
-    (elsewhere / "test_prop.py").write_text(PROPERTY_TEST)
+def test_installed_it_changes_nothing_in_a_foreign_project_s_pytest_session(installed: Installed) -> None:
+    """The wheel installed in a project that has its own Hypothesis tests, its virtual environment inside the
+    project's folder, run in CI (CI=true loads Hypothesis's "ci" profile: 100 examples) with a bare `pytest`.
+    Installed only: every example runs under Hypothesis's own settings, no option of the suite appears, nothing
+    of the suite is imported. Asked for with -p, the plugin adds its options and still changes nothing: the
+    same settings, no module swapped, no file read (a broken tool-set path in the ini stops nothing), no
+    reports, although the project's folder holds the installed suite (in its venv)."""
+    project = installed.root  # holds the venv the wheel is installed in
+    made = [project / "test_prop.py", project / "pytest.ini", project / "examples.txt"]
     python = str(installed.bin / "python")
-    seen = elsewhere / "examples.txt"
-    for plugin in ([], ["-p", "toolcall_conformance"]):
-        seen.unlink(missing_ok=True)
-        (elsewhere / "pytest.ini").write_text("[pytest]\n" + ("tcc_toolsets = no-such-directory\n" if plugin else ""))
-        done = installed.run([python, "-m", "pytest", "-q", *plugin, "test_prop.py"], elsewhere, CI="true")
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-        lines = seen.read_text().splitlines()
-        assert len(lines) == 100, f"{plugin or 'installed only'}: {len(lines)} examples ran, not Hypothesis's 100"
-        imported, swapped = set(), set()
-        for line in lines:
-            _, suite, swap = line.split(" ")
-            imported.update(name for name in suite.removeprefix("suite=").split(",") if name != "-")
-            swapped.add(swap)
-        assert swapped == {"swapped=False"}
-        # Loaded with -p, the plugin imports its options and nothing more: no session, no judging, no Hypothesis.
-        assert imported <= (PLUGIN_ONLY if plugin else set()), imported
-        assert not (elsewhere / "reports").exists()
-        helped = installed.run([python, "-m", "pytest", "--help", *plugin], elsewhere)
-        assert helped.returncode == 0, helped.stderr
-        shown = [option for option in SUITE_OPTIONS if option in helped.stdout]
-        assert shown == (list(SUITE_OPTIONS) if plugin else []), shown  # asked for, they are all there
+    assert installed.run([python, "-c", "import rfc3987_syntax"], project).returncode == 0  # or "swapped" says nothing
+    runs: dict[str, list[str]] = {}
+    try:
+        made[0].write_text(PROPERTY_TEST)
+        for plugin in ([], ["-p", "toolcall_conformance"]):
+            made[2].unlink(missing_ok=True)
+            made[1].write_text("[pytest]\n" + ("tcc_toolsets = no-such-directory\n" if plugin else ""))
+            done = installed.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin], project, CI="true")
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+            lines = runs[" ".join(plugin) or "installed only"] = made[2].read_text().splitlines()
+            assert len(lines) == 100, f"{plugin or 'installed only'}: {len(lines)} examples ran, not Hypothesis's 100"
+            assert {line.rsplit("|", 1)[1] for line in lines} == {"False"}  # rfc3987_syntax is the real module
+            imported = set(",".join(line.split("|")[1] for line in lines).split(",")) - {""}
+            # Loaded with -p, the plugin imports its options and nothing more: no session, no judging.
+            assert imported <= (PLUGIN_ONLY if plugin else set()), imported
+            assert not (project / "reports").exists()
+            helped = installed.run([python, "-m", "pytest", "--help", *plugin], project)
+            assert helped.returncode == 0, helped.stderr
+            shown = [option for option in SUITE_OPTIONS if option in helped.stdout]
+            assert shown == (list(SUITE_OPTIONS) if plugin else []), shown  # asked for, they are all there
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
+    under = {name: {line.split("|")[0] for line in lines} for name, lines in runs.items()}
+    assert under["installed only"] == under["-p toolcall_conformance"], under  # the same profile, the same settings
+    (profile,) = {entry.split(" ", 1)[0] for entry in under["installed only"]}
+    assert profile == "ci"

@@ -6,5 +6,14 @@ toolcall_conformance.plugin. Importing it does nothing else.
 """
 
 __version__ = "0.1.0"
+__all__ = ["ConformanceWarning"]
+
+
+class ConformanceWarning(UserWarning):
+    """A SHOULD-level rule was broken, or a known failure was fixed: the test passes, the warning says what.
+
+    Here, so that a filter (filterwarnings = error::toolcall_conformance.ConformanceWarning) names it without
+    importing the suite's machinery; toolcall_conformance.plugin.ConformanceWarning is the same class."""
+
 
 pytest_plugins = ["toolcall_conformance.plugin"]

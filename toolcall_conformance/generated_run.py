@@ -5,6 +5,7 @@ judges it (judging/generated.py), logs it, and raises a failure Hypothesis can s
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
@@ -198,16 +199,23 @@ class GeneratedRun:
         )
 
 
-DATABASE = ReportDatabase()  # of every generated test; placed under <report dir>/hypothesis by the plugin's fixture
+DATABASE = ReportDatabase()  # of every generated test; placed under <report dir>/hypothesis by the session
+
+
+def suite_profile(loaded: str) -> str:
+    """The profile a user chose, from the name of the one loaded: Hypothesis's pytest plugin loads a profile of
+    its own, "ci-with-verbose-verbosity" or "ci-with-explain-phase", for --hypothesis-verbosity and
+    --hypothesis-explain, which must not change how many examples the suite sends."""
+    return re.sub(r"(-with-\w+-verbosity)?(-with-explain-phase)?$", "", loaded)
 
 
 def generated_settings() -> hypothesis.settings:
     """The Hypothesis settings of every generated test (tests/test_generated.py, tests/test_user_generated.py).
 
     Made when a test module is imported, not when this one is: settings inherit the profile loaded at the time
-    they are made, and --hypothesis-profile is loaded after the plugin (and so this module) is imported. Under
+    they are made, and --hypothesis-profile is loaded after this module is imported. Under
     "ci" the suite runs 20 examples a test and shrinks one failure; under "thorough", 500 (EXAMPLES_UNDER)."""
-    profile = hypothesis.settings.get_current_profile_name()
+    profile = suite_profile(hypothesis.settings.get_current_profile_name())
     wanted: dict[str, Any] = {}
     if profile in EXAMPLES_UNDER:
         wanted["max_examples"] = EXAMPLES_UNDER[profile]

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from .data import SUITE_DIR
+from . import ConformanceWarning as ConformanceWarning  # where filters named it before
+from .data import INSTALLED, SUITE_DIR
 from .settings import add_options
 
 
@@ -39,11 +40,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def runs_the_suite(config: pytest.Config) -> bool:
-    """Whether the paths of this run hold the conformance tests (the xdist controller collects nothing itself)."""
+    """Whether the paths of this run hold the conformance tests (the xdist controller collects nothing itself).
+
+    In a checkout a folder above tests/ holds them (the repository's root). An installed suite lies in a
+    site-packages that pytest never collects, even when a project's own folder holds its virtual environment:
+    there only the suite's own path (`--pyargs toolcall_conformance.suite`, or a file in it) runs it."""
     suite = SUITE_DIR.resolve()
     for arg in config.args:
         path = _path_of(config, arg.split("::")[0])
-        if path is not None and (path == suite or suite in path.parents or path in suite.parents):
+        if path is None:
+            continue
+        if path == suite or suite in path.parents or (not INSTALLED and path in suite.parents):
             return True
     return False
 

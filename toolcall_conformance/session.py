@@ -19,6 +19,7 @@ from typing import Any
 import hypothesis
 import pytest
 
+from . import ConformanceWarning
 from .data import SUITE_DIR
 from .ending import Outcome, ending_of
 from .generated_run import DATABASE, GeneratedRun, register_profiles, replay_command, replay_seed
@@ -73,10 +74,6 @@ MARKERS = {
 # From this many requests sent ahead, the SDK's view is worked out in a process of its own (sdk_worker.py); for
 # fewer, that process's start (it imports openai-python) costs more than it takes off the tests.
 SDK_WORKER_FROM = 32
-
-
-class ConformanceWarning(UserWarning):
-    """A SHOULD-level rule was broken: the test passes, the report says what."""
 
 
 class ConformanceSession:

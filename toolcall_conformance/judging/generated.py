@@ -54,7 +54,7 @@ ANSWER_OUTCOMES = {Verdict.FAIL: Outcome.FAIL, Verdict.WARN: Outcome.WARN, Verdi
 class NotRun(unittest.SkipTest):
     """The server had died before an example's request was sent: the test is not run, as a curated one would not be.
 
-    A skip exception, so that Hypothesis stops at once instead of shrinking; the plugin concludes the test."""
+    A skip exception, so that Hypothesis stops at once instead of shrinking; the suite's session concludes the test."""
 
     def __init__(self, judgement: Judgement) -> None:
         super().__init__(judgement.note)

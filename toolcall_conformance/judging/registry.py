@@ -145,7 +145,9 @@ def registered(subject: Subject) -> list[Check]:
 
     Complete for a subject once the modules that define its checks are imported: judge.py imports those of
     answers and pairs, refusal.py defines the refusal checks; catalogue.checks_of imports them all."""
-    return [found for found in _REGISTRY.values() if found.subject is subject]
+    order = {f"{__package__}.{name}": index for index, name in enumerate(CHECK_MODULES)}
+    found = [check for check in _REGISTRY.values() if check.subject is subject]
+    return sorted(found, key=lambda check: order[check.module])  # stable: each module's in definition order
 
 
 def error_shown(exchange: Exchange) -> str:
