@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from toolcall_conformance.reporting.report import CI_SUMMARY_VARIABLE
+from toolcall_conformance.session import MARKERS
 from toolcall_conformance.target.launcher import INSTALL_HINT, find_vllm_python
 
 pytest_plugins = ["pytester"]
@@ -21,6 +22,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "vllm: needs vLLM's CPU build (TCC_VLLM_PYTHON or scripts/install-target); starts the real server"
     )
+    # The selftests import the suite's parameters, which carry its markers; the suite's session registers them
+    # only in a run of the suite, and this is not one.
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
 
 
 @pytest.fixture
