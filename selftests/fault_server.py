@@ -62,7 +62,9 @@ FAULTS: dict[str, str] = {
     "finish-reason-stop": 'required choice answers finish_reason "stop"',
     "finish-reason-tool-calls-named": 'named choice answers finish_reason "tool_calls" (OpenAI answers "stop")',
     "stream-blocking-drift": "streamed arguments are other valid values than the blocking ones",
-    "always-truncate": 'every answer is cut at half its last arguments, finish_reason "length"',
+    "always-truncate": 'every answer is cut at half its last arguments, finish_reason "length", usage at max_tokens',
+    "length-lie": 'complete answers say finish_reason "length"; usage counts what they hold, far below max_tokens',
+    "cut-not-length": "answers cut at half their last arguments, usage at max_tokens, finish_reason as if complete",
     # streaming only
     "sse-garbage": 'an extra line "garbage here" between events',
     "chunk-not-json": 'one event is "data: {not json"',
@@ -217,10 +219,13 @@ class Plan:
     content: str | None
     finish_reason: str | None
     empty_tool_calls: bool = False  # send "tool_calls": [] rather than leaving the key out
+    at_limit: bool = False  # cut at max_tokens: usage counts exactly max_tokens completion tokens, as vLLM's does
 
     def usage(self, request: ParsedRequest) -> dict[str, int]:
         produced = sum(len(call.name) + len(call.arguments) for call in self.calls) + len(self.content or "")
         prompt, completion = max(1, request.prompt_size // 4), max(1, produced // 4)
+        if self.at_limit and request.max_tokens is not None:
+            completion = request.max_tokens
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -346,8 +351,16 @@ def build_plan(request: ParsedRequest, fault: str) -> Plan:
         plan = Plan(calls=_make_calls(request, _names_to_call(request)), content=None, finish_reason=finish)
     if request.max_tokens is not None and request.max_tokens < TRUNCATION_MAX_TOKENS:
         _truncate(plan, request)
-    PLAN_FAULTS.get(fault, _no_fault)(plan, request)
+    for part in fault.split("+") if is_plan_combination(fault) else [fault]:
+        PLAN_FAULTS.get(part, _no_fault)(plan, request)
     return plan
+
+
+def is_plan_combination(fault: str) -> bool:
+    """Faults of the answer's plan applied one after another ("args-schema-violation+length-lie"): a lie on
+    top of a real failure, to prove the lie does not hide it."""
+    parts = fault.split("+")
+    return len(parts) > 1 and all(part in PLAN_FAULTS for part in parts)
 
 
 def _names_to_call(request: ParsedRequest) -> list[str]:
@@ -378,14 +391,32 @@ def _arguments(parameters: Any, variant: int = 0) -> str:
 
 
 def _truncate(plan: Plan, request: ParsedRequest) -> None:
+    """An honest truncation: the answer is cut, its usage reached max_tokens, and it says "length"."""
     if plan.finish_reason == "length":
         return
+    _cut(plan, request)
+    plan.finish_reason = "length"
+
+
+def _cut(plan: Plan, request: ParsedRequest) -> None:
     if plan.calls:
         last = plan.calls[-1]
         last.arguments = last.arguments[: len(last.arguments) // 2]
     elif plan.content:
         plan.content = plan.content[: len(plan.content) // 2]
-    plan.finish_reason = "length"
+    plan.at_limit = True
+
+
+def _length_lie(plan: Plan, request: ParsedRequest) -> None:
+    """Nothing was cut, yet the answer claims the token limit: the claim that would excuse every rule."""
+    if plan.finish_reason != "length":
+        plan.finish_reason = "length"
+
+
+def _cut_not_length(plan: Plan, request: ParsedRequest) -> None:
+    """vLLM #58228: the limit cut the last call, and finish_reason says the answer finished."""
+    if plan.finish_reason != "length" and plan.calls:
+        _cut(plan, request)
 
 
 def _markup(calls: list[Call]) -> str:
@@ -591,6 +622,8 @@ PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
     "finish-reason-tool-calls-named": _finish_reason_tool_calls_named,
     "stream-blocking-drift": _stream_blocking_drift,
     "always-truncate": _truncate,
+    "length-lie": _length_lie,
+    "cut-not-length": _cut_not_length,
     "ignore-maximum": _mishandle_keyword("maximum"),
     "ignore-enum": _mishandle_keyword("enum"),
     "ignore-ref": _mishandle_keyword("$ref"),
@@ -1175,8 +1208,8 @@ class FaultServer:
     """An OpenAI-compatible server on 127.0.0.1 with one fault; a context manager."""
 
     def __init__(self, fault: str = "none", *, model: str = "fault-model", port: int = 0) -> None:
-        if fault not in ALL_FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(ALL_FAULTS)}")
+        if fault not in ALL_FAULTS and not is_plan_combination(fault):
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(ALL_FAULTS)}, or plan faults joined by +")
         self.fault, self.model, self.port = fault, model, port
         self.base_url = ""
         self.requests: list[dict] = []  # JSON bodies received on /v1/chat/completions

@@ -18,7 +18,7 @@ from selftests.suite_run import REPO, run_suite
 from selftests.test_generated_against_faults import run_generated
 from toolcall_conformance.judging.catalogue import all_checks
 from toolcall_conformance.judging.generated import Outcome
-from toolcall_conformance.judging.verdict import Verdict
+from toolcall_conformance.judging.verdict import NOT_JUDGED, Verdict
 from toolcall_conformance.reporting.compare import diff
 from toolcall_conformance.reporting.expectations import FORMAT, Change, Expected
 from toolcall_conformance.settings import Settings
@@ -67,6 +67,8 @@ def test_enums_match_the_code():
     assert {verdict.value for verdict in Verdict} <= set(definitions["verdict"]["enum"])
     assert set(record["outcome"]["enum"]) == {outcome.value for outcome in Outcome}
     assert set(record["expectation"]["enum"]) == {change.value for change in Change}
+    by_verdict = SCHEMA["properties"]["judged"]["properties"]["by_verdict"]["propertyNames"]["enum"]
+    assert set(by_verdict) == {verdict.value for verdict in NOT_JUDGED}
 
 
 def test_every_registered_check_id_matches_the_check_id_pattern():
@@ -176,6 +178,13 @@ def minimal_document() -> dict[str, Any]:
         "server_death": None,
         "exit_status": 0,
         "totals": {"fail": 1},
+        "judged": {
+            "tests": 1,
+            "unjudged": 0,
+            "by_verdict": {"truncated": 0, "inconclusive": 0},
+            "max_unjudged": 0.5,
+            "too_little": False,
+        },
         "tests": [
             {
                 "test": "test_required[weather-seed-blocking]",
@@ -232,6 +241,10 @@ def broken(change: str) -> dict[str, Any]:
         document["totals"] = {"failed": 1}
     elif change == "no requests_seconds":
         del document["requests_seconds"]
+    elif change == "unjudged share over 1":
+        document["judged"]["max_unjudged"] = 2
+    elif change == "unjudged by a judged verdict":
+        document["judged"]["by_verdict"]["pass"] = 1
     return document
 
 
@@ -248,6 +261,8 @@ def broken(change: str) -> dict[str, Any]:
         ("credentials in the endpoint", "target/endpoint: 'http://user:secret@127.0.0.1:8000/v1' does not match"),
         ("unknown verdict in totals", "totals: 'failed' is not one of"),
         ("no requests_seconds", ": 'requests_seconds' is a required property"),
+        ("unjudged share over 1", "judged/max_unjudged: 2 is greater than the maximum of 1"),
+        ("unjudged by a judged verdict", "judged/by_verdict: 'pass' is not one of"),
     ],
 )
 def test_a_broken_document_is_rejected(change: str, where: str):

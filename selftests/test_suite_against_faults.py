@@ -13,6 +13,7 @@ from toolcall_conformance.inputs.bad_requests import bad_requests
 from toolcall_conformance.judging.catalogue import checks_of
 from toolcall_conformance.judging.registry import Subject
 from toolcall_conformance.judging.verdict import Level
+from toolcall_conformance.reporting.judged import judged
 
 SEED = "weather-seed and not strict"
 BLOCKING, STREAM = ("blocking",), ("stream",)
@@ -122,7 +123,36 @@ EXPECTED: dict[str, tuple[str, dict]] = {
     "finish-reason-stop": (SEED, expect((REQUIRED, PARALLEL_OFF), BOTH, {"finish.reason"})),
     "finish-reason-tool-calls-named": (SEED, expect((NAMED,), BOTH, {"finish.reason"})),
     "stream-blocking-drift": (SEED, expect((EQUIVALENCE,), BOTH, {"equivalence.stream-blocking"})),
-    "always-truncate": (SEED, expect((*ALL_CHOICES, EQUIVALENCE), BOTH, "truncated")),
+    "always-truncate": (  # an honest truncation: no check fires, with usage or without
+        f"({SEED}) or ({USAGE})",
+        merge(
+            expect((*ALL_CHOICES, EQUIVALENCE), BOTH, "truncated"),
+            expect((REQUIRED,), BOTH, "truncated", "nested-objects"),
+        ),
+    ),
+    # A "length" the facts contradict excuses nothing: the answer is judged as complete (and the SDK's stream
+    # helper raises on a "length" finish). With usage (blocking; the nested-objects stream asks for it) the
+    # limit is counted; without, a complete last call gives the lie away.
+    "length-lie": (
+        f"({SEED}) or ({USAGE})",
+        merge(
+            per_mode(
+                {"finish.length-proven", "finish.reason"}, {"finish.length-proven", "finish.reason", "sdk.answer"}
+            ),
+            expect((REQUIRED,), BOTH, {"finish.length-proven", "finish.reason"}, "nested-objects"),
+            expect((REQUIRED,), STREAM, {"finish.length-proven", "finish.reason", "sdk.answer"}, "nested-objects"),
+        ),
+    ),
+    # vLLM #58228: cut at max_tokens, claimed complete. Named where usage shows the limit was reached; a stream
+    # without usage cannot tell a cut from a broken call (args.json), and the pairs have nothing to compare.
+    "cut-not-length": (
+        f"({SEED}) or ({USAGE})",
+        merge(
+            per_mode({"finish.cut-call-length"}, {"args.json"}),
+            expect((EQUIVALENCE,), BOTH, "truncated"),
+            expect((REQUIRED,), BOTH, {"finish.cut-call-length"}, "nested-objects"),
+        ),
+    ),
     "sse-garbage": (SEED, stream_fault("stream.sse")),
     "chunk-not-json": (SEED, stream_fault("stream.chunk-json", "sdk.answer")),  # the SDK's stream raises on it
     "no-done": (SEED, stream_fault("stream.done")),
@@ -199,7 +229,7 @@ def test_fault_fails_exactly_its_checks(pytester: pytest.Pytester, fault: str):
         for check_id in checks if isinstance(checks, set) else ():
             assert f"[{check_id}] MUST" in output
     failures = sum(1 for checks in expected.values() if isinstance(checks, set))
-    assert result.ret == (1 if failures else 0)
+    assert result.ret == (1 if failures or judged(document["tests"]).too_little else 0)
 
 
 def test_every_check_is_proven_by_a_fault():
@@ -257,3 +287,20 @@ def test_xdist_workers_write_one_merged_report(pytester: pytest.Pytester):
     ]
     assert document["totals"] == {"fail": 2} and document["requests_sent"] == 2
     assert not (pytester.path / "reports" / "latest" / "parts").exists()
+
+
+# Every curated test whose streams ask for usage: all but the seed's, which go out verbatim as vLLM's example sends
+# them (no include_usage), where a stream can show less (README, Verdicts).
+WITH_USAGE = "not weather-seed and not generated and not bad_requests and not seed_through"
+
+
+@pytest.mark.parametrize("fault", ["args-schema-violation", "zero-calls", "unknown-name", "args-invalid-json"])
+def test_a_length_lie_hides_no_failure(pytester: pytest.Pytester, fault: str):
+    """A server that says "length" on complete answers cannot turn a failure into a truncation: every test
+    that fails without the lie still fails with it."""
+    _, honest = run_against(pytester, fault, "-k", WITH_USAGE)
+    _, lying = run_against(pytester, f"{fault}+length-lie", "-k", WITH_USAGE)
+    failed = {record["test"] for record in honest["tests"] if record["verdict"] == "fail"}
+    lied = {record["test"]: record for record in lying["tests"]}
+    assert failed and {test for test in failed if lied[test]["verdict"] != "fail"} == set()
+    assert all(record["verdict"] != "truncated" for record in lied.values())

@@ -40,6 +40,7 @@ from .reporting.compare import RunDiff, diff, load_baseline
 from .reporting.expectations import Expected
 from .reporting.expectations import compare as compare_expectation
 from .reporting.explain import render
+from .reporting.judged import judged_of
 from .reporting.progress import Progress
 from .reporting.report import RunRecorder
 from .reporting.results import is_generated
@@ -238,6 +239,9 @@ class ConformanceSession:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if recorder.server_death and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        # Skips that judged nothing pass in pytest's terms: a run of mostly truncated answers must not go green.
+        if recorder.judged().too_little and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         recorder.exit_status = int(session.exitstatus)
         self.results_path = recorder.write()
 
@@ -257,6 +261,11 @@ class ConformanceSession:
         say(f"report: {path.parent / 'report.html'} (data: {path.name}, {path.parent.name}/summary.md)")
         if recorder.server_death:
             say(f"SERVER DIED: {recorder.server_death}", red=True, bold=True)
+        share = judged_of(document)
+        if share.too_little:
+            say(f"JUDGED TOO LITTLE: {share.line()}", red=True, bold=True)
+        elif share.unjudged:
+            say(f"not judged: {share.line()}")
         if self.run_diff is not None:
             say(f"compared with the baseline (--fail-on={self.settings.fail_on}):")
             for line in self.run_diff.render_text().splitlines():

@@ -52,6 +52,13 @@ def _not_negative(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError(f"must be a share from 0 to 1, got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -67,6 +74,9 @@ def _yes_or_no(text: str) -> bool:
 
 
 FAIL_ON = ("regression", "any")
+# Half: a healthy target leaves almost nothing unjudged (the embedded vLLM: 0 of 218 tests), while a run whose
+# answers are mostly truncated tested the model's length, not the contract; and a server may choose to say "length".
+MAX_UNJUDGED = 0.5
 
 
 def _fail_on(text: str) -> str:
@@ -108,6 +118,15 @@ OPTIONS: tuple[Option, ...] = (
         "with --baseline, what makes the exit status non-zero: regression or any change",
         _fail_on,
         "regression",
+    ),
+    Option(
+        "max_unjudged",
+        "the run fails when more than this share (0 to 1) of its tests could not be judged (truncated or"
+        " inconclusive; tests not run are not counted); 0: any such test fails the run, 1: never. Half by default:"
+        " a healthy target leaves almost none unjudged (the embedded vLLM: 0 of 218), a run of mostly truncated"
+        " answers tested the model's length, not the contract",
+        _share,
+        MAX_UNJUDGED,
     ),
     Option(
         "target_flavour", "embedded target's model: shaped (useful answers) or random (random weights)", str, "shaped"
@@ -158,6 +177,7 @@ class Settings:
     progress_every: float
     baseline: str | None
     fail_on: str
+    max_unjudged: float
     target_flavour: str
     target_parser: str
     target_strict_level: str | None

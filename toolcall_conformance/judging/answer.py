@@ -53,25 +53,84 @@ class Call:
 
 @dataclass
 class Answer:
-    """What a client reads from one response: calls, content, finish reason."""
+    """What a client reads from one response: calls, content, finish reason; and what says whether it was cut:
+    the request's token limit and the completion's token count (usage), where the answer gives one."""
 
     calls: list[Call] = field(default_factory=list)
     content: str | None = None
     finish_reason: Any = None
     stream: Reassembly | None = None
+    limit: int | None = None  # the request's max_tokens (or max_completion_tokens)
+    completion_tokens: int | None = None  # usage.completion_tokens: the body's, or a stream's last usage
+
+    @property
+    def claims_length(self) -> bool:
+        """The server says the answer was cut at the token limit (finish_reason "length")."""
+        return self.finish_reason == "length"
+
+    @property
+    def reached_limit(self) -> bool | None:
+        """Whether the completion's tokens reached the request's limit; None when no usage says."""
+        if self.completion_tokens is None or self.limit is None:
+            return None
+        return self.completion_tokens >= self.limit
+
+    @property
+    def last_call_cut(self) -> bool:
+        """The last call's arguments are no complete JSON, as a call cut off mid-way leaves them."""
+        return bool(self.calls) and self.calls[-1].parsed_arguments()[1] is not None
+
+    @property
+    def length_proven(self) -> bool:
+        """Whether the facts agree with a "length" claim. With usage: the completion reached the limit. Without
+        (a stream that did not ask for it): only a last call whose arguments are complete JSON contradicts it;
+        an answer with no call, or a cut one, may have run to the limit."""
+        reached = self.reached_limit
+        if reached is not None:
+            return reached
+        return not self.calls or self.last_call_cut
+
+    @property
+    def cut_unclaimed(self) -> bool:
+        """Cut at the limit by the facts (usage reached it, the last call is cut), yet finish_reason says it
+        finished: vLLM #58228's blocking "tool_calls" over a truncation."""
+        return not self.claims_length and self.reached_limit is True and self.last_call_cut
 
     @property
     def truncated(self) -> bool:
-        return self.finish_reason == "length"
+        """Cut at the token limit, by the facts: a proven "length", or a cut the server did not own up to. The
+        rules of a complete answer are not judged on it; a "length" the facts contradict is no truncation."""
+        return (self.claims_length and self.length_proven) or self.cut_unclaimed
+
+    def truncation_evidence(self) -> str:
+        """What shows that the answer was cut, for a verdict's note."""
+        if self.reached_limit:
+            return f"usage.completion_tokens {self.completion_tokens} reached max_tokens {self.limit}"
+        if self.last_call_cut:
+            return f"no usage to count with; the last call's arguments are cut (max_tokens {self.limit})"
+        return f"no usage to count with and no call to contradict it (max_tokens {self.limit})"
 
 
 def answer_of(exchange: Exchange) -> Answer:
     """The answer a 200 response carries; empty for anything else."""
     if not exchange.ok:
         return Answer()
-    if exchange.stream:
-        return _from_stream(reassemble(exchange.events))
-    return _from_blocking(exchange.json_body)
+    answer = _from_stream(reassemble(exchange.events)) if exchange.stream else _from_blocking(exchange.json_body)
+    answer.limit = _token_limit(exchange.request)
+    return answer
+
+
+def _token_limit(request: dict[str, Any]) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = request.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _completion_tokens(usage: Any) -> int | None:
+    value = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _from_stream(reassembly: Reassembly) -> Answer:
@@ -79,7 +138,8 @@ def _from_stream(reassembly: Reassembly) -> Answer:
         Call(position, call.id, call.type, call.name, call.arguments)
         for position, call in enumerate(reassembly.ordered_calls())
     ]
-    return Answer(calls, reassembly.content, reassembly.finish_reason, stream=reassembly)
+    completion = _completion_tokens(reassembly.usages[-1][1]) if reassembly.usages else None
+    return Answer(calls, reassembly.content, reassembly.finish_reason, stream=reassembly, completion_tokens=completion)
 
 
 def _from_blocking(body: Any) -> Answer:
@@ -92,7 +152,8 @@ def _from_blocking(body: Any) -> Answer:
         function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
         calls.append(Call(position, raw.get("id"), raw.get("type"), function.get("name"), function.get("arguments")))
     content = message.get("content") if isinstance(message.get("content"), str) else None
-    return Answer(calls, content, choice.get("finish_reason"))
+    usage = body.get("usage") if isinstance(body, dict) else None
+    return Answer(calls, content, choice.get("finish_reason"), completion_tokens=_completion_tokens(usage))
 
 
 def _first_choice(body: Any) -> dict[str, Any]:

@@ -549,6 +549,34 @@ def finish_reason(seen: Observation) -> Iterator[str]:
         yield f"finish_reason is {seen.answer.finish_reason!r}, expected {wanted!r}"
 
 
+@check(
+    "finish.length-proven",
+    rule='finish_reason "length" is given only when the request\'s max_tokens was reached: usage.completion_tokens '
+    "reaches it (a stream without usage: its last call is cut, or it has none).",
+    source=OPENAI_CHAT
+    + ': finish_reason "length" if the maximum number of tokens specified in the request was reached',
+)
+def finish_length_proven(seen: Observation) -> Iterator[str]:
+    answer = seen.answer
+    if not answer.claims_length or answer.length_proven:
+        return
+    if answer.reached_limit is False:
+        yield f"finish_reason is 'length', but usage.completion_tokens {answer.completion_tokens} is below max_tokens {answer.limit}: the answer is judged as complete"
+    else:
+        yield f"finish_reason is 'length', but every call's arguments are complete JSON and no usage says max_tokens {answer.limit} was reached: the answer is judged as complete"
+
+
+@check(
+    "finish.cut-call-length",
+    rule='An answer cut at max_tokens (usage reached it, the last call\'s arguments are cut) says finish_reason "length".',
+    source=OPENAI_CHAT + "; vLLM issue #58228 (blocking tool_calls over a truncation, fixed in 0.33.0)",
+)
+def finish_cut_call_length(seen: Observation) -> Iterator[str]:
+    answer = seen.answer
+    if answer.cut_unclaimed:
+        yield f"usage.completion_tokens {answer.completion_tokens} reached max_tokens {answer.limit} and {answer.calls[-1].label()}'s arguments are cut, yet finish_reason is {answer.finish_reason!r}, not 'length'"
+
+
 _MARKUP = re.compile(r"</?tool_call>|\[TOOL_CALLS\]|<\|python_tag\|>|<function=|<\|tool_calls?_|<tool_calls?>")
 
 

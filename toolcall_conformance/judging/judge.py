@@ -61,7 +61,7 @@ def judge_exchange(
     seen, violations, judged = run_checks(case, exchange, views)
     judgement = Judgement(test_id, verdict_of(violations, seen.answer.truncated), violations, judged, [exchange])
     if judgement.verdict is Verdict.TRUNCATED:
-        judgement.note = truncation_note(exchange)
+        judgement.note = truncation_note(seen.answer.truncation_evidence())
     return judgement
 
 
@@ -95,7 +95,7 @@ def _why_incomparable(*sides: Observation) -> tuple[Verdict, str] | None:
                         f"inconclusive: the {seen.case.mode} answer is unusable: {broken.line()}",
                     )
     if any(seen.answer.truncated for seen in sides):
-        return Verdict.TRUNCATED, "truncated: an answer ended with finish_reason 'length'; nothing to compare"
+        return Verdict.TRUNCATED, "truncated: an answer was cut at the token limit; nothing to compare"
     return None
 
 

@@ -120,9 +120,9 @@ def verdict_of(violations: list[Violation], truncated: bool) -> Verdict:
     return Verdict.PASS
 
 
-def truncation_note(exchange: Exchange) -> str:
-    """Why an answer that ran to max_tokens is not judged."""
-    return f"truncated: finish_reason 'length' at max_tokens={exchange.request.get('max_tokens')}"
+def truncation_note(evidence: str) -> str:
+    """Why an answer that ran to max_tokens is not judged, with what shows it (answer.truncation_evidence)."""
+    return f"truncated: cut at the token limit ({evidence})"
 
 
 def transport_judgement(test_id: str, exchange: Exchange, death: str | None = None) -> Judgement:

@@ -18,6 +18,7 @@ from ..judging.catalogue import all_checks
 from ..judging.generated import Outcome
 from ..judging.verdict import SKIPPED, Verdict, severity
 from ..redact import url_without_credentials
+from .judged import judged_of
 from .results import (
     Record,
     attention_key,
@@ -204,6 +205,11 @@ def _banners(document: dict[str, Any]) -> str:
             "<div class='banner incomplete'><b>Incomplete run</b> the run was interrupted; "
             "tests that did not finish are missing from this report</div>"
         )
+    share = judged_of(document)
+    if share.too_little:
+        banners.append(f"<div class='banner unjudged'><b>JUDGED TOO LITTLE</b> {_e(share.line())}</div>")
+    elif share.unjudged:
+        banners.append(f"<p class='judged'><a href='#not-judged'>Not judged</a>: {_e(share.line())}</p>")
     return "\n".join(banners)
 
 

@@ -22,6 +22,7 @@ from ..redact import scrub, scrub_data, url_without_credentials
 from ..settings import Settings
 from .explain import reproducer_document
 from .html_report import write_html
+from .judged import Judged, judged
 from .results import RESULTS_FILE, file_stem, record_of
 from .summary_md import write_markdown
 
@@ -120,10 +121,15 @@ class RunRecorder:
             "server_death": self.server_death,
             "exit_status": self.exit_status,
             "totals": dict(Counter(record["verdict"] for record in self.records.values())),
+            "judged": self.judged().to_json(),
             "collected": sorted(self.collected),
             **({"baseline": self.baseline} if self.baseline is not None else {}),
             "tests": list(self.records.values()),
         }
+
+    def judged(self) -> Judged:
+        """How many of the run's tests could not be judged, against --max-unjudged."""
+        return judged(self.records.values(), self.settings.max_unjudged)
 
     def _request_phase(self) -> float | None:
         """Seconds from the first request sent to the last verdict: the suite's time for its requests."""

@@ -9,6 +9,7 @@ from typing import Any
 from ..judging.verdict import FAILED
 from . import results
 from .expectations import Change
+from .judged import judged_of
 
 SUMMARY_FILE = "summary.md"
 MAX_FAILURE_ROWS = 25
@@ -52,7 +53,7 @@ def _headline(document: dict[str, Any]) -> str:
     totals = results.totals_of(document)
     counts = ", ".join(f"{totals[verdict]} {verdict}" for verdict in results.ordered_verdicts(totals))
     regressions = sum(1 for record in results.tests_of(document) if results.is_regression(record))
-    failed = regressions or any(totals[verdict] for verdict in FAILED)
+    failed = regressions or any(totals[verdict] for verdict in FAILED) or judged_of(document).too_little
     if document.get("exit_status") is not None:  # what CI saw: known failures pass, a dead server fails
         failed = document["exit_status"] != 0
     icon = "❌" if failed else "✅"
@@ -77,6 +78,11 @@ def _banners(document: dict[str, Any]) -> list[str]:
         banners.append(f"> **SERVER DIED**: {_text(results.death_of(document))}")
     if document.get("complete") is False:
         banners.append("> **Incomplete run**: the run was interrupted; tests that did not finish are missing.")
+    share = judged_of(document)
+    if share.too_little:
+        banners.append(f"> **JUDGED TOO LITTLE**: {_text(share.line())}")
+    elif share.unjudged:
+        banners.append(f"Not judged: {_text(share.line())}")
     return banners
 
 
