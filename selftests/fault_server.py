@@ -65,6 +65,7 @@ FAULTS: dict[str, str] = {
     "always-truncate": 'every answer is cut at half its last arguments, finish_reason "length", usage at max_tokens',
     "length-lie": 'complete answers say finish_reason "length"; usage counts what they hold, far below max_tokens',
     "cut-not-length": "answers cut at half their last arguments, usage at max_tokens, finish_reason as if complete",
+    "drop-usage": "no usage anywhere: none in blocking bodies, no usage chunk although include_usage was asked for",
     # streaming only
     "sse-garbage": 'an extra line "garbage here" between events',
     "chunk-not-json": 'one event is "data: {not json"',
@@ -220,6 +221,7 @@ class Plan:
     finish_reason: str | None
     empty_tool_calls: bool = False  # send "tool_calls": [] rather than leaving the key out
     at_limit: bool = False  # cut at max_tokens: usage counts exactly max_tokens completion tokens, as vLLM's does
+    no_usage: bool = False  # no usage at all: none in the blocking body, no usage chunk even when asked for
 
     def usage(self, request: ParsedRequest) -> dict[str, int]:
         produced = sum(len(call.name) + len(call.arguments) for call in self.calls) + len(self.content or "")
@@ -411,6 +413,11 @@ def _length_lie(plan: Plan, request: ParsedRequest) -> None:
     """Nothing was cut, yet the answer claims the token limit: the claim that would excuse every rule."""
     if plan.finish_reason != "length":
         plan.finish_reason = "length"
+
+
+def _drop_usage(plan: Plan, request: ParsedRequest) -> None:
+    """The facts a "length" is checked against, withheld (combined with length-lie: a lie that hides them)."""
+    plan.no_usage = True
 
 
 def _cut_not_length(plan: Plan, request: ParsedRequest) -> None:
@@ -624,6 +631,7 @@ PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
     "always-truncate": _truncate,
     "length-lie": _length_lie,
     "cut-not-length": _cut_not_length,
+    "drop-usage": _drop_usage,
     "ignore-maximum": _mishandle_keyword("maximum"),
     "ignore-enum": _mishandle_keyword("enum"),
     "ignore-ref": _mishandle_keyword("$ref"),
@@ -639,7 +647,8 @@ def completion_body(plan: Plan, request: ParsedRequest) -> dict[str, Any]:
     if plan.calls or plan.empty_tool_calls:
         message["tool_calls"] = [_call_json(call) for call in plan.calls]
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}
-    return {**_envelope(request, "chat.completion"), "choices": [choice], "usage": plan.usage(request)}
+    usage = {} if plan.no_usage else {"usage": plan.usage(request)}
+    return {**_envelope(request, "chat.completion"), "choices": [choice], **usage}
 
 
 VENDOR_TOP = {"prompt_token_ids": None, "kv_transfer_params": None, "x_trace": {"id": "t-1", "spans": [1, 2]}}
@@ -671,7 +680,8 @@ def _body_fault(completion: dict[str, Any], fault: str) -> None:
             call.update(VENDOR_CALL)
     elif fault == "benign-ids":
         completion["id"] = str(uuid.uuid4())
-    _change_usage(completion["usage"], fault)
+    if "usage" in completion:
+        _change_usage(completion["usage"], fault)
     if fault == "benign-usage-null":
         completion["usage"] = None
 
@@ -707,7 +717,7 @@ def stream_chunks(plan: Plan, request: ParsedRequest, *, with_usage: bool | None
         pieces = _split(call.arguments)
         chunks += [chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]}) for p in pieces]
     chunks.append(chunk({}, plan.finish_reason))
-    if request.include_usage if with_usage is None else with_usage:
+    if (request.include_usage if with_usage is None else with_usage) and not plan.no_usage:
         chunks.append({**envelope, "choices": [], "usage": plan.usage(request)})
     return chunks
 

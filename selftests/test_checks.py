@@ -27,7 +27,13 @@ TOOLS = (
 TOOLSET = ToolSet(id="unit", title="unit", tools=TOOLS)
 
 
-def _blocking(calls: list[dict], finish: str = "tool_calls", content: str | None = None, case: Case | None = None):
+def _blocking(
+    calls: list[dict],
+    finish: str = "tool_calls",
+    content: str | None = None,
+    case: Case | None = None,
+    usage: dict | None = None,
+):
     case = case or Case(TOOLSET, "blocking", "required")
     body = {
         "id": "x",
@@ -42,7 +48,9 @@ def _blocking(calls: list[dict], finish: str = "tool_calls", content: str | None
             }
         ],
     }
-    request = {"tools": list(TOOLS), "tool_choice": case.tool_choice()}
+    if usage is not None:
+        body["usage"] = usage
+    request = {"tools": list(TOOLS), "tool_choice": case.tool_choice(), "max_tokens": 16}
     exchange = Exchange(url="http://h/v1/chat/completions", request=request, stream=False, status=200)
     exchange.raw = json.dumps(body).encode()
     exchange.json_body = body
@@ -90,10 +98,29 @@ def test_no_call_under_required_reports_markup_left_in_content():
     assert "markup the server did not parse" in violations[0].message
 
 
+AT_THE_LIMIT = {"prompt_tokens": 40, "completion_tokens": 16, "total_tokens": 56}  # max_tokens is 16
+
+
 def test_truncated_answers_are_not_judged_on_arguments():
-    seen, violations, judged = _blocking([_call("get_forecast", '{"city": "Da')], finish="length")
+    seen, violations, judged = _blocking([_call("get_forecast", '{"city": "Da')], finish="length", usage=AT_THE_LIMIT)
     assert violations == [] and "args.schema" not in judged and "call.id" in judged
     assert verdict_of(violations, seen.answer.truncated) is Verdict.TRUNCATED
+
+
+def test_a_length_the_facts_contradict_excuses_nothing():
+    """Below the limit, or without the usage a blocking answer owes, "length" is judged as a complete answer."""
+    below = {"prompt_tokens": 40, "completion_tokens": 5, "total_tokens": 45}
+    for usage in (below, None):
+        seen, violations, _ = _blocking([_call("get_forecast", '{"city": 1}')], finish="length", usage=usage)
+        assert not seen.answer.truncated
+        assert {v.check for v in violations} >= {"finish.length-proven", "finish.reason", "args.schema"}
+
+
+def test_a_cut_call_claimed_complete_is_named_as_such():
+    """vLLM #58228: usage at the limit, the last call cut, finish_reason "tool_calls"."""
+    seen, violations, judged = _blocking([_call("get_forecast", '{"city": "Da')], usage=AT_THE_LIMIT)
+    assert seen.answer.truncated and [v.check for v in violations] == ["finish.cut-call-length"]
+    assert "args.json" not in judged
 
 
 def test_named_choice_wants_stop_and_exactly_that_function():

@@ -143,6 +143,8 @@ EXPECTED: dict[str, tuple[str, dict]] = {
             expect((REQUIRED,), STREAM, {"finish.length-proven", "finish.reason", "sdk.answer"}, "nested-objects"),
         ),
     ),
+    # Usage withheld: a stream that asked for it misses it; a blocking body may leave it out.
+    "drop-usage": (USAGE, expect((REQUIRED,), STREAM, {"stream.usage"}, "nested-objects")),
     # vLLM #58228: cut at max_tokens, claimed complete. Named where usage shows the limit was reached; a stream
     # without usage cannot tell a cut from a broken call (args.json), and the pairs have nothing to compare.
     "cut-not-length": (
@@ -294,12 +296,13 @@ def test_xdist_workers_write_one_merged_report(pytester: pytest.Pytester):
 WITH_USAGE = "not weather-seed and not generated and not bad_requests and not seed_through"
 
 
+@pytest.mark.parametrize("lie", ["length-lie", "length-lie+drop-usage"])
 @pytest.mark.parametrize("fault", ["args-schema-violation", "zero-calls", "unknown-name", "args-invalid-json"])
-def test_a_length_lie_hides_no_failure(pytester: pytest.Pytester, fault: str):
-    """A server that says "length" on complete answers cannot turn a failure into a truncation: every test
-    that fails without the lie still fails with it."""
+def test_a_length_lie_hides_no_failure(pytester: pytest.Pytester, fault: str, lie: str):
+    """A server that says "length" on complete answers cannot turn a failure into a truncation, nor by dropping
+    the usage the answers owe: every test that fails without the lie still fails with it."""
     _, honest = run_against(pytester, fault, "-k", WITH_USAGE)
-    _, lying = run_against(pytester, f"{fault}+length-lie", "-k", WITH_USAGE)
+    _, lying = run_against(pytester, f"{fault}+{lie}", "-k", WITH_USAGE)
     failed = {record["test"] for record in honest["tests"] if record["verdict"] == "fail"}
     lied = {record["test"]: record for record in lying["tests"]}
     assert failed and {test for test in failed if lied[test]["verdict"] != "fail"} == set()

@@ -62,6 +62,7 @@ class Answer:
     stream: Reassembly | None = None
     limit: int | None = None  # the request's max_tokens (or max_completion_tokens)
     completion_tokens: int | None = None  # usage.completion_tokens: the body's, or a stream's last usage
+    usage_owed: bool = False  # it must carry usage: every blocking answer, a stream that asked for include_usage
 
     @property
     def claims_length(self) -> bool:
@@ -70,24 +71,31 @@ class Answer:
 
     @property
     def reached_limit(self) -> bool | None:
-        """Whether the completion's tokens reached the request's limit; None when no usage says."""
+        """Whether the completion's tokens reached the request's limit; None when no usage or no limit says."""
         if self.completion_tokens is None or self.limit is None:
             return None
         return self.completion_tokens >= self.limit
 
     @property
     def last_call_cut(self) -> bool:
-        """The last call's arguments are no complete JSON, as a call cut off mid-way leaves them."""
-        return bool(self.calls) and self.calls[-1].parsed_arguments()[1] is not None
+        """The last call's arguments are a string that is no complete JSON, as a call cut off mid-way leaves it."""
+        if not self.calls or not isinstance(self.calls[-1].arguments, str):
+            return False
+        return self.calls[-1].parsed_arguments()[1] is not None
 
     @property
     def length_proven(self) -> bool:
-        """Whether the facts agree with a "length" claim. With usage: the completion reached the limit. Without
-        (a stream that did not ask for it): only a last call whose arguments are complete JSON contradicts it;
-        an answer with no call, or a cut one, may have run to the limit."""
+        """Whether the facts agree with a "length" claim.
+
+        With usage and a limit: the completion reached it. An answer that owes usage and carries none proves
+        nothing (a server could drop it to keep its claim). Where there is nothing to count with (a stream that
+        did not ask for usage, a request without max_tokens), only a last call whose arguments are complete JSON
+        contradicts it: an answer with no call, or with a cut one, may have run to the limit."""
         reached = self.reached_limit
         if reached is not None:
             return reached
+        if self.usage_owed and self.completion_tokens is None:
+            return False
         return not self.calls or self.last_call_cut
 
     @property
@@ -106,9 +114,10 @@ class Answer:
         """What shows that the answer was cut, for a verdict's note."""
         if self.reached_limit:
             return f"usage.completion_tokens {self.completion_tokens} reached max_tokens {self.limit}"
+        nothing = "the request set no max_tokens" if self.limit is None else "a stream without usage"
         if self.last_call_cut:
-            return f"no usage to count with; the last call's arguments are cut (max_tokens {self.limit})"
-        return f"no usage to count with and no call to contradict it (max_tokens {self.limit})"
+            return f"{nothing}; the last call's arguments are cut"
+        return f"{nothing}, and no call to contradict it"
 
 
 def answer_of(exchange: Exchange) -> Answer:
@@ -117,13 +126,15 @@ def answer_of(exchange: Exchange) -> Answer:
         return Answer()
     answer = _from_stream(reassemble(exchange.events)) if exchange.stream else _from_blocking(exchange.json_body)
     answer.limit = _token_limit(exchange.request)
+    options = exchange.request.get("stream_options")
+    answer.usage_owed = not exchange.stream or (isinstance(options, dict) and options.get("include_usage") is True)
     return answer
 
 
 def _token_limit(request: dict[str, Any]) -> int | None:
     for name in ("max_completion_tokens", "max_tokens"):
         value = request.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return None
 

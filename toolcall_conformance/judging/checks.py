@@ -560,10 +560,13 @@ def finish_length_proven(seen: Observation) -> Iterator[str]:
     answer = seen.answer
     if not answer.claims_length or answer.length_proven:
         return
+    claim = f"finish_reason is 'length' at max_tokens {answer.limit}"
     if answer.reached_limit is False:
-        yield f"finish_reason is 'length', but usage.completion_tokens {answer.completion_tokens} is below max_tokens {answer.limit}: the answer is judged as complete"
+        yield f"{claim}, but usage.completion_tokens is {answer.completion_tokens} (a limit of the server's own is no excuse): the answer is judged as complete"
+    elif answer.usage_owed:
+        yield f"{claim}, without the usage the answer owes (blocking, or include_usage asked for): nothing shows the limit was reached, so the answer is judged as complete"
     else:
-        yield f"finish_reason is 'length', but every call's arguments are complete JSON and no usage says max_tokens {answer.limit} was reached: the answer is judged as complete"
+        yield f"{claim}, but the last call's arguments are complete JSON and nothing counts the tokens (no usage, or no max_tokens sent): the answer is judged as complete"
 
 
 @check(

@@ -22,7 +22,7 @@ from ..judging.verdict import FAILED, NOT_JUDGED, PASSED, Level, Verdict
 FORMAT = "toolcall-conformance/expectations/1"
 REASON_CHARS = 200
 # Options that say where and how a run reported, not what it asked the server.
-RUN_ONLY_OPTIONS = ("endpoint", "report_dir", "progress_every", "baseline", "fail_on")
+RUN_ONLY_OPTIONS = ("endpoint", "report_dir", "progress_every", "baseline", "fail_on", "max_unjudged")
 # What identifies a target; ports, paths and timings differ from run to run and stay out.
 STABLE_TARGET_FACTS = ("embedded", "flavour", "tool_call_parser", "strict_level", "model", "server_version")
 

@@ -1,6 +1,6 @@
 """How much of a run was judged: the share of its tests that could not be, against --max-unjudged.
 
-A run whose answers are mostly truncated (finish_reason "length") or inconclusive shows them as skips; without
+A run whose answers are mostly truncated (cut at the token limit, by the facts) or inconclusive shows them as skips; without
 this rule it would exit 0 having judged almost nothing. One pure function counts it from the records, so that the
 session's exit status, the terminal, results.json ("judged"), summary.md and report.html all say the same.
 """
