@@ -411,8 +411,7 @@ def _cut(plan: Plan, request: ParsedRequest) -> None:
 
 def _length_lie(plan: Plan, request: ParsedRequest) -> None:
     """Nothing was cut, yet the answer claims the token limit: the claim that would excuse every rule."""
-    if plan.finish_reason != "length":
-        plan.finish_reason = "length"
+    plan.finish_reason = "length"
 
 
 def _drop_usage(plan: Plan, request: ParsedRequest) -> None:

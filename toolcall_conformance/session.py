@@ -40,7 +40,6 @@ from .reporting.compare import RunDiff, diff, load_baseline
 from .reporting.expectations import Expected
 from .reporting.expectations import compare as compare_expectation
 from .reporting.explain import render
-from .reporting.judged import judged_of
 from .reporting.progress import Progress
 from .reporting.report import RunRecorder
 from .reporting.results import is_generated
@@ -261,7 +260,7 @@ class ConformanceSession:
         say(f"report: {path.parent / 'report.html'} (data: {path.name}, {path.parent.name}/summary.md)")
         if recorder.server_death:
             say(f"SERVER DIED: {recorder.server_death}", red=True, bold=True)
-        share = judged_of(document)
+        share = recorder.judged()
         if share.too_little:
             say(f"JUDGED TOO LITTLE: {share.line()}", red=True, bold=True)
         elif share.unjudged:

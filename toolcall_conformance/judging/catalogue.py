@@ -11,15 +11,13 @@ from . import checks as checks
 from . import generated as generated
 from . import refusal as refusal
 from . import sdk as sdk
-from .registry import _REGISTRY, CHECK_MODULES, Check, Subject
+from .registry import _REGISTRY, Check, Subject, in_module_order
 
 
 @cache
 def all_checks() -> Mapping[str, Check]:
     """Every check of the suite by id: the modules in CHECK_MODULES' order, each module's in definition order."""
-    order = {f"{__package__}.{name}": index for index, name in enumerate(CHECK_MODULES)}
-    ordered = sorted(_REGISTRY.values(), key=lambda found: order[found.module])  # stable: keeps definitions
-    return MappingProxyType({found.id: found for found in ordered})
+    return MappingProxyType({found.id: found for found in in_module_order(_REGISTRY.values())})
 
 
 def checks_of(subject: Subject) -> list[Check]:

@@ -26,10 +26,11 @@ def run_checks(
 ) -> tuple[Observation, list[Violation], list[str]]:
     """Run every applicable check; returns the observation, the violations and the ids judged."""
     seen = Observation.of(case, exchange, views)
+    truncated = seen.answer.truncated  # once: it may parse the last call's arguments
     violations: list[Violation] = []
     judged: list[str] = []
     for found in checks_for(case):
-        if seen.answer.truncated and not found.judges_truncated:
+        if truncated and not found.judges_truncated:
             continue
         judged.append(found.id)
         broken = list(found.function(seen))

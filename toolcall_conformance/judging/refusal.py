@@ -139,9 +139,7 @@ def judge_refusal(test_id: str, case: BadRequest, answer: Exchange, follow_up: E
 
 def _checks_for(seen: Refusal) -> list[Check]:
     # An answer that is no refusal (2xx) has no error object to judge.
-    return [
-        registered for registered in registered(Subject.REFUSAL) if seen.refused or registered is not reject_error_shape
-    ]
+    return [found for found in registered(Subject.REFUSAL) if seen.refused or found is not reject_error_shape]
 
 
 def _at_case_level(violation: Violation, case: BadRequest) -> Violation:

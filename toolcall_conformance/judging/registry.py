@@ -99,6 +99,7 @@ class Check:
 
 
 _REGISTRY: dict[str, Check] = {}
+_MODULE_ORDER = {f"{__package__}.{name}": index for index, name in enumerate(CHECK_MODULES)}
 
 
 def check(
@@ -140,14 +141,17 @@ def check(
     return register
 
 
+def in_module_order(checks: Iterable[Check]) -> list[Check]:
+    """The checks in CHECK_MODULES' order of their modules, each module's in definition order (a stable sort)."""
+    return sorted(checks, key=lambda found: _MODULE_ORDER[found.module])
+
+
 def registered(subject: Subject) -> list[Check]:
-    """The checks registered so far that judge one kind of subject, in registration order.
+    """The checks registered so far that judge one kind of subject, in module order (in_module_order).
 
     Complete for a subject once the modules that define its checks are imported: judge.py imports those of
     answers and pairs, refusal.py defines the refusal checks; catalogue.checks_of imports them all."""
-    order = {f"{__package__}.{name}": index for index, name in enumerate(CHECK_MODULES)}
-    found = [check for check in _REGISTRY.values() if check.subject is subject]
-    return sorted(found, key=lambda check: order[check.module])  # stable: each module's in definition order
+    return in_module_order(found for found in _REGISTRY.values() if found.subject is subject)
 
 
 def error_shown(exchange: Exchange) -> str:
