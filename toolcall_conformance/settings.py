@@ -138,6 +138,13 @@ OPTIONS: tuple[Option, ...] = (
         "hermes",
     ),
     Option("target_strict_level", "embedded target's --tool-strict-level: auto, function or parameter", str),
+    Option(
+        "target_backend",
+        "embedded target's structured-output backend: auto (vLLM's default, no flag), xgrammar, guidance, outlines"
+        " or lm-format-enforcer",
+        str,
+        "auto",
+    ),
     Option("target_args", "more vLLM arguments for the embedded target, space-separated", str, ""),
     Option("target_timeout", "seconds the embedded target may take to start", _positive_float, 600.0),
     Option(
@@ -181,6 +188,7 @@ class Settings:
     target_flavour: str
     target_parser: str
     target_strict_level: str | None
+    target_backend: str
     target_args: str
     target_timeout: float
     toolsets: tuple[str, ...]

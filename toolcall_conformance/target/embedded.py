@@ -8,7 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..settings import Settings
-from .launcher import INSTALL_HINT, STRICT_LEVELS, LocalTarget, TargetError, find_vllm_python, installed_packages
+from .launcher import (
+    BACKENDS,
+    INSTALL_HINT,
+    STRICT_LEVELS,
+    LocalTarget,
+    TargetError,
+    find_vllm_python,
+    installed_packages,
+)
 from .tinymodel import FLAVOURS, PARSERS, build_model, load_format
 
 
@@ -30,6 +38,8 @@ class EmbeddedTarget:
             raise EmbeddedTargetError(f"--target-parser must be one of {', '.join(PARSERS)}")
         if settings.target_strict_level not in (None, *STRICT_LEVELS):
             raise EmbeddedTargetError(f"--target-strict-level must be one of {', '.join(STRICT_LEVELS)}")
+        if settings.target_backend not in BACKENDS:
+            raise EmbeddedTargetError(f"--target-backend must be one of {', '.join(BACKENDS)}")
         python = find_vllm_python()
         if python is None:
             raise EmbeddedTargetError(f"no --endpoint given and vLLM is not installed: {INSTALL_HINT}")
@@ -44,6 +54,7 @@ class EmbeddedTarget:
             load_format=load_format(self.flavour),
             tool_call_parser=settings.target_parser,
             strict_level=settings.target_strict_level,
+            backend=settings.target_backend,
             extra_args=extra_args,
             startup_timeout=settings.target_timeout,
             progress=say,
@@ -64,6 +75,7 @@ class EmbeddedTarget:
             "flavour": self.flavour,
             "tool_call_parser": self.server.tool_call_parser,
             "strict_level": self.server.strict_level or "auto (vLLM's default)",
+            "structured_outputs_backend": self.server.backend,
             "command": " ".join(shlex.quote(part) for part in self.server.command(self.server.port or 0)),
             "startup_seconds": round(self.server.startup_seconds or 0.0, 1),
             "log": str(self.log_path),

