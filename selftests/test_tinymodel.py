@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from toolcall_conformance.target import tinymodel
-from toolcall_conformance.target.tinymodel import FLAVOURS, build_model, load_format
+from toolcall_conformance.target.tinymodel import FLAVOURS, PARSERS, build_model, load_format
 
 tokenizers = pytest.importorskip("tokenizers")
 
@@ -64,22 +64,26 @@ def _folder_bytes(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+@pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_building_twice_gives_identical_bytes(tmp_path: Path, flavour: str) -> None:
-    first = _folder_bytes(build_model(tmp_path / "a", flavour))
-    second = _folder_bytes(build_model(tmp_path / "b", flavour))
+def test_building_twice_gives_identical_bytes(tmp_path: Path, flavour: str, parser: str) -> None:
+    first = _folder_bytes(build_model(tmp_path / "a", flavour, parser))
+    second = _folder_bytes(build_model(tmp_path / "b", flavour, parser))
     assert first == second
     expected = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"}
     assert set(first) == expected | ({"model.safetensors"} if flavour == "shaped" else set())
 
 
-def test_another_process_builds_the_same_bytes(tmp_path: Path) -> None:
-    here = _folder_bytes(build_model(tmp_path / "here", "shaped"))
-    code = "import sys; from pathlib import Path; from toolcall_conformance.target import build_model; "
-    code += "build_model(Path(sys.argv[1]), 'shaped')"
+def test_another_process_builds_the_same_bytes_for_every_family(tmp_path: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from toolcall_conformance.target.tinymodel import PARSERS, build_model\n"
+    )
+    code += "for parser in PARSERS: build_model(Path(sys.argv[1]) / parser, 'shaped', parser)"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "there")], check=True, env=env)
-    assert _folder_bytes(tmp_path / "there") == here
+    for parser in PARSERS:
+        here = _folder_bytes(build_model(tmp_path / "here" / parser, "shaped", parser))
+        assert _folder_bytes(tmp_path / "there" / parser) == here, parser
 
 
 def test_rebuilding_as_random_drops_the_weights(tmp_path: Path) -> None:
@@ -289,6 +293,6 @@ def test_the_pythonic_template_writes_calls_as_the_pythonic_parser_reads_them(tm
 
 
 def test_an_unknown_parser_is_refused_before_anything_is_written(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="no chat template for tool-call parser 'mistral'"):
-        build_model(tmp_path / "m", "shaped", "mistral")
+    with pytest.raises(ValueError, match="no chat template for tool-call parser 'no_such_parser'"):
+        build_model(tmp_path / "m", "shaped", "no_such_parser")
     assert not (tmp_path / "m").exists()

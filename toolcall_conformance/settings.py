@@ -133,7 +133,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "target_parser",
-        "embedded target's --tool-call-parser: hermes (structural tags) or pythonic (JSON-array grammar)",
+        "embedded target's --tool-call-parser, the tiny model built for its family: hermes, pythonic, llama3_json,"
+        " qwen3_coder, mistral, deepseek_v31, kimi_k2, glm45 or granite4",
         str,
         "hermes",
     ),

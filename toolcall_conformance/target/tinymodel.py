@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .families import FAMILIES, Family, family
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
@@ -104,11 +106,11 @@ def _encode_piece(piece: str, alphabet: list[str]) -> list[str]:
     return [alphabet[b] for b in piece.encode("utf-8")]
 
 
-def _vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
+def _vocab_and_merges(chosen: Family) -> tuple[dict[str, int], list[tuple[str, str]]]:
     alphabet = _byte_alphabet()
     vocab = {ch: i for i, ch in enumerate(alphabet)}
     merges: list[tuple[str, str]] = []
-    for piece in PIECES:
+    for piece in PIECES + chosen.pieces:
         symbols = _encode_piece(piece, alphabet)
         current = symbols[0]
         for symbol in symbols[1:]:
@@ -120,81 +122,42 @@ def _vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
     return vocab, merges
 
 
-def build_tokenizer() -> Tokenizer:
-    """Byte-level BPE tokenizer: every text encodes; hermes markup and chat markers are single tokens."""
+def _special_tokens(chosen: Family) -> tuple[str, ...]:
+    return SPECIAL_TOKENS + chosen.special_tokens
+
+
+def _markup_tokens(chosen: Family) -> tuple[str, ...]:
+    return MARKUP_TOKENS + chosen.markup_tokens
+
+
+def build_tokenizer(parser: str = "hermes") -> Tokenizer:
+    """Byte-level BPE tokenizer: every text encodes; the family's markup and the chat markers are single tokens."""
     # Imported here: tokenizers is an optional dependency (the "local" extra).
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    vocab, merges = _vocab_and_merges()
+    chosen = family(parser)
+    vocab, merges = _vocab_and_merges(chosen)
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     # No regex split: merges may span punctuation and spaces, e.g. '", "arguments": '.
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
-    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in MARKUP_TOKENS])
+    # The family's tokens come after the shared ones, so a family without any has the hermes tokenizer's bytes.
+    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in _special_tokens(chosen)])
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in _markup_tokens(chosen)])
     return tokenizer
 
 
 # The chat template: tool signatures in the system turn, results as <tool_response>, and the calls
-# written the way the server's --tool-call-parser reads them (CALL_FORMATS). Every tag strips
+# written the way the server's --tool-call-parser reads them (families.FAMILIES). Every tag strips
 # whitespace and newlines are written out, so trim_blocks/lstrip_blocks do not matter.
-_HERMES_INSTRUCTIONS = (
-    "{{- '</tools>' ~ nl ~ nl ~ 'To call a function, write one JSON object per call inside "
-    "<tool_call></tool_call> tags:' ~ nl ~ '<tool_call>' ~ nl -}}"
-    '{{- \'{"name": <function-name>, "arguments": <arguments-object>}\' ~ nl -}}'
-    "{{- '</tool_call><|im_end|>' ~ nl -}}"
-)
-_HERMES_CALL = (
-    "{%- if message.content or not loop.first -%}{{- nl -}}{%- endif -%}"
-    "{{- '<tool_call>' ~ nl ~ '{\"name\": \"' ~ call.name ~ '\", \"arguments\": ' -}}"
-    "{%- if call.arguments is string -%}{{- call.arguments -}}"
-    "{%- else -%}{{- call.arguments | tojson -}}{%- endif -%}"
-    "{{- '}' ~ nl ~ '</tool_call>' -}}"
-)
-# Pythonic: one Python list of calls, [name(key=value, ...), ...], each value a Python literal (True, None,
-# {"k": [1, 2]}) as the parser's ast reads it; a JSON string or number is already one.
-_PYTHONIC_LITERAL = (
-    "{%- macro py(value) -%}"
-    "{%- if value is sameas true -%}True{%- elif value is sameas false -%}False"
-    "{%- elif value is none -%}None"
-    "{%- elif value is mapping -%}{{- '{' -}}"
-    "{%- for key, item in value.items() -%}{{- (', ' if not loop.first else '') ~ (key | tojson) ~ ': ' -}}"
-    "{{- py(item) -}}{%- endfor -%}{{- '}' -}}"
-    "{%- elif value is string or value is number -%}{{- value | tojson -}}"
-    "{%- else -%}{{- '[' -}}{%- for item in value -%}{{- (', ' if not loop.first else '') -}}{{- py(item) -}}"
-    "{%- endfor -%}{{- ']' -}}"
-    "{%- endif -%}"
-    "{%- endmacro -%}"
-)
-_PYTHONIC_INSTRUCTIONS = (
-    "{{- '</tools>' ~ nl ~ nl ~ 'To call functions, write one Python list of calls and nothing else:' ~ nl -}}"
-    "{{- '[function_name(argument=value, ...), ...]<|im_end|>' ~ nl -}}"
-)
-_PYTHONIC_CALL = (
-    "{{- '[' if loop.first else ', ' -}}"
-    "{{- call.name ~ '(' -}}"
-    "{%- if call.arguments is mapping -%}"
-    "{%- for key, value in call.arguments.items() -%}"
-    "{{- (', ' if not loop.first else '') ~ key ~ '=' -}}{{- py(value) -}}"
-    "{%- endfor -%}"
-    "{%- elif call.arguments -%}{{- '**' ~ call.arguments -}}{%- endif -%}"
-    "{{- ')' ~ (']' if loop.last else '') -}}"
-)
-# Parser name -> (macros the rest uses, how the system turn says to call, how an earlier call is written).
-CALL_FORMATS = {
-    "hermes": ("", _HERMES_INSTRUCTIONS, _HERMES_CALL),
-    "pythonic": (_PYTHONIC_LITERAL, _PYTHONIC_INSTRUCTIONS, _PYTHONIC_CALL),
-}
-PARSERS = tuple(CALL_FORMATS)
+PARSERS = tuple(FAMILIES)
 
 
 def chat_template(parser: str = "hermes") -> str:
     """The Jinja chat template whose tool calls read as --tool-call-parser PARSER expects them."""
-    if parser not in CALL_FORMATS:
-        raise ValueError(f"no chat template for tool-call parser {parser!r}; expected one of {', '.join(PARSERS)}")
-    macros, instructions, call = CALL_FORMATS[parser]
+    chosen = family(parser)
     return (
-        macros + '{%- set nl = "\\n" -%}'
+        chosen.macros + '{%- set nl = "\\n" -%}'
         '{%- set has_system = messages and messages[0].role == "system" -%}'
         "{%- if tools -%}"
         "{{- '<|im_start|>system' ~ nl -}}"
@@ -202,7 +165,7 @@ def chat_template(parser: str = "hermes") -> str:
         "{{- '# Tools' ~ nl ~ nl ~ 'You can call one or more functions. Their signatures are listed inside "
         "<tools></tools>, one JSON object per line:' ~ nl ~ '<tools>' ~ nl -}}"
         "{%- for tool in tools -%}{{- tool | tojson -}}{{- nl -}}{%- endfor -%}"
-        + instructions
+        + chosen.instructions
         + "{%- elif has_system -%}"
         "{{- '<|im_start|>system' ~ nl ~ messages[0].content ~ '<|im_end|>' ~ nl -}}"
         "{%- endif -%}"
@@ -213,7 +176,7 @@ def chat_template(parser: str = "hermes") -> str:
         "{{- '<|im_start|>assistant' ~ nl -}}"
         "{%- if message.content -%}{{- message.content -}}{%- endif -%}"
         "{%- for item in message.tool_calls or [] -%}"
-        "{%- set call = item.function if item.function is defined else item -%}" + call + "{%- endfor -%}"
+        "{%- set call = item.function if item.function is defined else item -%}" + chosen.call + "{%- endfor -%}"
         "{{- '<|im_end|>' ~ nl -}}"
         '{%- elif message.role == "tool" -%}'
         "{%- if loop.first or loop.previtem.role != \"tool\" -%}{{- '<|im_start|>user' -}}{%- endif -%}"
@@ -228,15 +191,16 @@ def chat_template(parser: str = "hermes") -> str:
 CHAT_TEMPLATE = chat_template("hermes")
 
 
-def _decoded_vocab() -> list[str]:
+def _decoded_vocab(parser: str = "hermes") -> list[str]:
     """Text of every token id, in id order (a lone byte of a multi-byte character decodes to U+FFFD)."""
+    chosen = family(parser)
     alphabet = _byte_alphabet()
     to_byte = {ch: b for b, ch in enumerate(alphabet)}
-    vocab, _ = _vocab_and_merges()
+    vocab, _ = _vocab_and_merges(chosen)
     texts = [""] * len(vocab)
     for token, idx in vocab.items():
         texts[idx] = bytes(to_byte[c] for c in token).decode("utf-8", errors="replace")
-    return texts + list(SPECIAL_TOKENS) + list(MARKUP_TOKENS)
+    return texts + list(_special_tokens(chosen)) + list(_markup_tokens(chosen))
 
 
 # The shaped model is a bigram model. Its preference for the next token depends only on the context
@@ -269,8 +233,12 @@ PER_CHAR = 0.15  # prefer long tokens, so forced text such as '", "arguments": '
 WHOLE_PIECE = 3.0  # prefer whole words over the prefixes that the merges leave in the vocabulary
 
 
-def _context(text: str) -> str:
-    """Class of the last token, by the character it ends with."""
+def _context(text: str, chosen: Family | None = None) -> str:
+    """Class of the last token, by the character it ends with; a family's own tokens are tags unless it says."""
+    if chosen is not None and text in chosen.contexts:
+        return chosen.contexts[text]
+    if chosen is not None and text in chosen.added_tokens:
+        return "tag"
     if text in SPECIAL_TOKENS or text in MARKUP_TOKENS:
         return "tag"
     stripped = text.rstrip(" ")
@@ -285,11 +253,11 @@ def _context(text: str) -> str:
     return "space" if last.isspace() else "other"
 
 
-def _kind(text: str) -> str:
-    """Class of a candidate token, by the character it starts with."""
+def _kind(text: str, added: frozenset[str] = frozenset()) -> str:
+    """Class of a candidate token, by the character it starts with (added: the family's own tokens)."""
     if text == IM_END:
         return "eos"
-    if text in SPECIAL_TOKENS or text in MARKUP_TOKENS or not text.isascii():
+    if text in SPECIAL_TOKENS or text in MARKUP_TOKENS or text in added or not text.isascii():
         return "never"
     first = text[0]
     if first == '"' and len(text) > 1:
@@ -304,29 +272,38 @@ def _kind(text: str) -> str:
     return "punct"
 
 
-def token_logits() -> list[list[float]]:
+def token_logits(parser: str = "hermes") -> list[list[float]]:
     """The shaped model's logits: one row per context class, one column per token id."""
-    texts = _decoded_vocab()
-    kinds = [_kind(text) for text in texts]
+    chosen = family(parser)
+    texts = _decoded_vocab(parser)
+    added = frozenset(chosen.added_tokens)
+    kinds = [_kind(text, added) for text in texts]
     whole = set(PIECES)
     bonus = []
     for text, kind in zip(texts, kinds, strict=True):
         extra = 0.0 if kind in ("eos", "space", "never") else PER_CHAR * min(len(text), 12)
         bonus.append(extra + (WHOLE_PIECE if text in whole and kind == "word" else 0.0))
+    ids = {text: token for token, text in enumerate(texts)}
     rows = []
     for context in CONTEXTS:
         base = dict(zip(KINDS, PREFERENCE[context], strict=True))
+        base.update({kind: value for (where, kind), value in chosen.preferences.items() if where == context})
         words = sum(math.exp(base["word"] + b) for b, k in zip(bonus, kinds, strict=True) if k == "word")
         for (where, kind), factor in WORD_MASS_FACTOR.items():
             if where == context:
                 base[kind] = math.log(factor * words)
-        rows.append([NEVER if k == "never" else base[k] + b for b, k in zip(bonus, kinds, strict=True)])
+        row = [NEVER if k == "never" else base[k] + b for b, k in zip(bonus, kinds, strict=True)]
+        for (where, text), logit in chosen.boosts.items():
+            if where == context:
+                row[ids[text]] = logit
+        rows.append(row)
     return rows
 
 
-def token_contexts() -> list[int]:
+def token_contexts(parser: str = "hermes") -> list[int]:
     """Context class (index into CONTEXTS) of every token id."""
-    return [CONTEXTS.index(_context(text)) for text in _decoded_vocab()]
+    chosen = family(parser)
+    return [CONTEXTS.index(_context(text, chosen)) for text in _decoded_vocab(parser)]
 
 
 def _config(vocab: int, eos: int, pad: int) -> dict:
@@ -369,10 +346,10 @@ def _zeros(*shape: int) -> tuple[list[int], bytes]:
     return list(shape), bytes(2 * math.prod(shape))
 
 
-def _shaped_tensors() -> dict[str, tuple[list[int], bytes]]:
+def _shaped_tensors(parser: str) -> dict[str, tuple[list[int], bytes]]:
     """Weights of a bigram model: attention and MLP write nothing, so the residual is the embedding."""
-    logits = token_logits()
-    contexts = token_contexts()
+    logits = token_logits(parser)
+    contexts = token_contexts(parser)
     vocab = len(contexts)
     # Token t embeds as the unit vector of its context class c; the final RMSNorm scales it to
     # sqrt(HIDDEN), so lm_head column c, divided by that, holds the logits for that context.
@@ -432,7 +409,7 @@ def build_model(dest: Path, flavour: str = "shaped", parser: str = "hermes") -> 
     template = chat_template(parser)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(parser)
     eos = tokenizer.token_to_id(IM_END)
     pad = tokenizer.token_to_id(PAD)
     vocab = tokenizer.get_vocab_size(with_added_tokens=True)
@@ -456,7 +433,7 @@ def build_model(dest: Path, flavour: str = "shaped", parser: str = "hermes") -> 
     )
     weights = dest / "model.safetensors"
     if flavour == "shaped":
-        write_safetensors(weights, _shaped_tensors())
+        write_safetensors(weights, _shaped_tensors(parser))
     elif weights.exists():
         weights.unlink()
     return dest

@@ -1,0 +1,339 @@
+"""Tool-call families of the tiny model: tokens, templates read as each parser reads them, and a real call each."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from toolcall_conformance.target import families, tinymodel
+from toolcall_conformance.target.families import FAMILIES, JSON_ARRAY, STRUCTURAL_TAG, UNAVAILABLE
+from toolcall_conformance.target.launcher import LocalTarget
+from toolcall_conformance.target.tinymodel import PARSERS, build_model, load_format
+
+tokenizers = pytest.importorskip("tokenizers")
+
+# The seed's tool (vLLM's example), strict so that the grammar pins its arguments on every path.
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_current_weather",
+        "description": "Get the current weather in a given location",
+        "strict": True,
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "description": "The city to find the weather for, e.g. 'San Francisco'"},
+                "state": {"type": "string", "description": "the two-letter abbreviation for the state, e.g. 'CA'"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city", "state", "unit"],
+            "additionalProperties": False,
+        },
+    },
+}
+SEED_MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Hi! How are you doing today?"},
+    {"role": "assistant", "content": "I'm doing well! How can I help you?"},
+    {
+        "role": "user",
+        "content": "Can you tell me what the current weather is in Dallas and the forecast for the next 5 days, "
+        "in fahrenheit?",
+    },
+]
+EARLIER_CALLS = [
+    ("get_current_weather", {"city": 'Dallas "Big D" \\ Zürich', "state": "TX", "unit": "fahrenheit"}),
+    ("get_forecast", {"city": "Austin", "days": 5, "metric": True, "hours": [6, 12.5], "near": None}),
+]
+
+
+def _tokenizer(parser: str, folder: Path):
+    return tokenizers.Tokenizer.from_file(str(build_model(folder, "random", parser) / "tokenizer.json"))
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_the_familys_markers_and_the_chat_markers_are_single_tokens(tmp_path: Path, parser: str) -> None:
+    tokenizer = _tokenizer(parser, tmp_path)
+    for marker in (*tinymodel.SPECIAL_TOKENS, *tinymodel.MARKUP_TOKENS, *FAMILIES[parser].added_tokens):
+        assert len(tokenizer.encode(marker).ids) == 1, marker
+    # tinymodel's own idea of the vocabulary, which the weights are laid out by, is the tokenizer's.
+    texts = tinymodel._decoded_vocab(parser)
+    assert len(texts) == tokenizer.get_vocab_size(with_added_tokens=True)
+    for marker in FAMILIES[parser].added_tokens:
+        assert texts[tokenizer.token_to_id(marker)] == marker
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_boosts_and_preferences_name_real_tokens_contexts_and_kinds(parser: str) -> None:
+    chosen = FAMILIES[parser]
+    texts = tinymodel._decoded_vocab(parser)
+    rows = dict(zip(tinymodel.CONTEXTS, tinymodel.token_logits(parser), strict=True))
+    for (context, text), logit in chosen.boosts.items():
+        assert context in tinymodel.CONTEXTS and text in texts
+        assert rows[context][texts.index(text)] == logit
+    for context, kind in chosen.preferences:
+        assert context in tinymodel.CONTEXTS and kind in tinymodel.KINDS
+    contexts = tinymodel.token_contexts(parser)
+    for text, context in chosen.contexts.items():
+        assert contexts[texts.index(text)] == tinymodel.CONTEXTS.index(context)
+    assert chosen.path in (STRUCTURAL_TAG, JSON_ARRAY) and chosen.note
+
+
+# The files of the hermes model when this module was written: a committed baseline depends on its answers.
+HERMES_SHA256 = {
+    "config.json": "2e248491cbc35ebc",
+    "generation_config.json": "b31b68675abfa2e2",
+    "model.safetensors": "1cf6fb8924c38084",
+    "tokenizer.json": "bd7dc68f62e28689",
+    "tokenizer_config.json": "7f6a0baf38ff5cf0",
+}
+
+
+def test_the_hermes_model_keeps_its_bytes(tmp_path: Path) -> None:
+    folder = build_model(tmp_path, "shaped", "hermes")
+    found = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(folder.iterdir())}
+    assert found == HERMES_SHA256
+    assert PARSERS[0] == "hermes"
+    assert not FAMILIES["hermes"].boosts and not FAMILIES["hermes"].preferences
+
+
+def test_families_with_no_tokens_of_their_own_share_the_hermes_weights(tmp_path: Path) -> None:
+    hermes = build_model(tmp_path / "hermes", "shaped", "hermes")
+    for parser in PARSERS:
+        chosen = FAMILIES[parser]
+        if chosen.added_tokens or chosen.pieces or chosen.boosts or chosen.preferences:
+            continue
+        folder = build_model(tmp_path / parser, "shaped", parser)
+        for name in ("model.safetensors", "tokenizer.json", "config.json"):
+            assert (folder / name).read_bytes() == (hermes / name).read_bytes(), (parser, name)
+
+
+def test_unavailable_parsers_are_refused_with_their_reason(tmp_path: Path) -> None:
+    assert not set(UNAVAILABLE) & set(PARSERS)
+    for parser, reason in UNAVAILABLE.items():
+        with pytest.raises(ValueError, match=re.escape(reason)):
+            build_model(tmp_path / parser, "shaped", parser)
+    lines = families.describe()
+    assert len(lines) == len(FAMILIES) + len(UNAVAILABLE)
+    assert all(line.startswith(f"{parser}: ") for parser, line in zip([*FAMILIES, *UNAVAILABLE], lines, strict=True))
+
+
+# How each parser finds the calls of an assistant turn, written here from vLLM 0.32.0's parsers: the template
+# must write what they read. Each reader returns [(name, arguments)].
+Reader = Callable[[str], list[tuple[str, object]]]
+
+
+def _read_hermes(text: str) -> list[tuple[str, object]]:
+    bodies = re.findall(r"<tool_call>(.*?)</tool_call>", text, flags=re.DOTALL)
+    return [(call["name"], call["arguments"]) for call in map(json.loads, bodies)]
+
+
+def _read_pythonic(text: str) -> list[tuple[str, object]]:
+    parsed = ast.parse(text, mode="eval").body
+    assert isinstance(parsed, ast.List)
+    return [(c.func.id, {k.arg: ast.literal_eval(k.value) for k in c.keywords}) for c in parsed.elts]
+
+
+def _read_llama3_json(text: str) -> list[tuple[str, object]]:
+    # Llama3JsonToolParser: every "{" outside an object already decoded starts one, read with raw_decode.
+    decoder, found, end = json.JSONDecoder(), [], -1
+    for match in re.finditer(r"\{", text):
+        if match.start() <= end:
+            continue
+        call, length = decoder.raw_decode(text[match.start() :])
+        end = match.start() + length
+        found.append((call["name"], call["parameters"]))
+    return found
+
+
+def _read_kimi_k2(text: str) -> list[tuple[str, object]]:
+    section = text.split(families.KIMI_SECTION_BEGIN, 1)[1].split(families.KIMI_SECTION_END, 1)[0]
+    pattern = (
+        re.escape(families.KIMI_CALL_BEGIN)
+        + r"(?P<id>[^<]+:\d+)"
+        + re.escape(families.KIMI_ARGUMENT_BEGIN)
+        + r"(?P<arguments>.*?)"
+        + re.escape(families.KIMI_CALL_END)
+    )
+    found = []
+    for index, match in enumerate(re.finditer(pattern, section, flags=re.DOTALL)):
+        call_id = match["id"]
+        assert call_id.endswith(f":{index}") and call_id.startswith("functions.")
+        # The name is the id's last dotted component before ":N".
+        found.append((call_id.rsplit(":", 1)[0].split(".")[-1], json.loads(match["arguments"])))
+    return found
+
+
+def _read_deepseek_v31(text: str) -> list[tuple[str, object]]:
+    assert text.startswith(families.DEEPSEEK_CALLS_BEGIN) and text.endswith(families.DEEPSEEK_CALLS_END)
+    pattern = (
+        re.escape(families.DEEPSEEK_CALL_BEGIN)
+        + r"(?P<name>.*?)"
+        + re.escape(families.DEEPSEEK_SEP)
+        + r"(?P<arguments>.*?)"
+        + re.escape(families.DEEPSEEK_CALL_END)
+    )
+    return [(m["name"], json.loads(m["arguments"])) for m in re.finditer(pattern, text, flags=re.DOTALL)]
+
+
+def _read_mistral(text: str) -> list[tuple[str, object]]:
+    # MistralToolParser before tokenizer v11: the JSON after [TOOL_CALLS], decoded with raw_decode.
+    calls, _ = json.JSONDecoder().raw_decode(text.split(families.MISTRAL_TOOL_CALLS, 1)[1])
+    return [(call["name"], call["arguments"]) for call in calls]
+
+
+def _xml_value(value: str) -> object:
+    """What a value written verbatim stands for: JSON when it reads as JSON (the parsers use the schema)."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _read_qwen3_coder(text: str) -> list[tuple[str, object]]:
+    found = []
+    for name, body in re.findall(r"<tool_call>\n<function=(.*?)>\n(.*?)</function>\n</tool_call>", text, re.DOTALL):
+        # Qwen3's parser strips one newline on each side of a value.
+        values = re.findall(r"<parameter=(.*?)>\n?(.*?)\n?</parameter>", body, re.DOTALL)
+        found.append((name, {key: _xml_value(value) for key, value in values}))
+    return found
+
+
+def _read_glm45(text: str) -> list[tuple[str, object]]:
+    found = []
+    for name, body in re.findall(r"<tool_call>([^\n<]*)(.*?)</tool_call>", text, re.DOTALL):
+        values = re.findall(r"<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>", body, re.DOTALL)
+        found.append((name.strip(), {key: _xml_value(value) for key, value in values}))
+    return found
+
+
+READERS: dict[str, Reader] = {
+    "mistral": _read_mistral,
+    "qwen3_coder": _read_qwen3_coder,
+    "glm45": _read_glm45,
+    "hermes": _read_hermes,
+    "granite4": _read_hermes,  # Granite4ToolParser: json.loads of each <tool_call>...</tool_call> segment
+    "pythonic": _read_pythonic,
+    "llama3_json": _read_llama3_json,
+    "kimi_k2": _read_kimi_k2,
+    "deepseek_v31": _read_deepseek_v31,
+}
+
+
+def test_every_family_has_a_reader() -> None:
+    assert set(READERS) == set(PARSERS)
+
+
+def _render(parser: str, messages: list[dict], tools: list[dict]) -> str:
+    pytest.importorskip("jinja2", reason="jinja2 is not installed in this environment")
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    # The settings transformers renders chat templates with.
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
+    return env.from_string(tinymodel.chat_template(parser)).render(
+        messages=messages, tools=tools, add_generation_prompt=True
+    )
+
+
+@pytest.mark.parametrize("arguments_as", ["mapping", "string"])
+@pytest.mark.parametrize("parser", PARSERS)
+def test_the_template_writes_earlier_calls_as_the_parser_reads_them(parser: str, arguments_as: str) -> None:
+    if parser in ("pythonic", "qwen3_coder", "glm45") and arguments_as == "string":
+        pytest.skip("this template spells arguments out one by one, from a mapping only")
+    calls = [
+        {
+            "id": f"call{n}",
+            "type": "function",
+            "function": {"name": name, "arguments": args if arguments_as == "mapping" else json.dumps(args)},
+        }
+        for n, (name, args) in enumerate(EARLIER_CALLS)
+    ]
+    messages = [
+        *SEED_MESSAGES,
+        {"role": "assistant", "content": None, "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "call0", "content": "31 degrees"},
+        {"role": "tool", "tool_call_id": "call1", "content": "sunny"},
+        {"role": "user", "content": "Thanks!"},
+    ]
+    text = _render(parser, messages, [WEATHER])
+    assert text.endswith("<|im_start|>user\nThanks!<|im_end|>\n<|im_start|>assistant\n")
+    turn = text.split("<|im_start|>assistant\n")[2].split("<|im_end|>")[0]
+    assert READERS[parser](turn) == EARLIER_CALLS
+    tools_block = text.split("<tools>\n", 1)[1].split("</tools>", 1)[0]
+    assert [json.loads(line) for line in tools_block.splitlines()] == [WEATHER]
+
+
+# A real vLLM per family: one server, one blocking and one streaming required request.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _post(base_url: str, body: dict) -> bytes:
+    request = urllib.request.Request(
+        base_url + "/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with _OPENER.open(request, timeout=120) as response:
+        return response.read()
+
+
+def _check_call(name: str, arguments: str) -> None:
+    assert name == "get_current_weather"
+    parsed = json.loads(arguments)
+    assert isinstance(parsed, dict)
+    assert isinstance(parsed["city"], str) and isinstance(parsed["state"], str)
+    assert parsed["unit"] in ("celsius", "fahrenheit")
+
+
+def _streamed_calls(raw: bytes) -> tuple[dict[int, dict[str, str]], list[str]]:
+    """The calls a stream's deltas add up to, by index, and the finish reasons it gave."""
+    calls: dict[int, dict[str, str]] = {}
+    reasons = []
+    for line in raw.decode().splitlines():
+        if not line.startswith("data: ") or line == "data: [DONE]":
+            continue
+        for choice in json.loads(line[len("data: ") :])["choices"]:
+            for delta in choice["delta"].get("tool_calls") or []:
+                call = calls.setdefault(delta["index"], {"name": "", "arguments": ""})
+                function = delta.get("function") or {}
+                call["name"] += function.get("name") or ""
+                call["arguments"] += function.get("arguments") or ""
+            if choice.get("finish_reason"):
+                reasons.append(choice["finish_reason"])
+    return calls, reasons
+
+
+@pytest.mark.vllm
+@pytest.mark.parametrize("parser", PARSERS)
+def test_vllm_parses_the_required_call_of_each_family(tmp_path: Path, vllm_python: Path, parser: str) -> None:
+    model = build_model(tmp_path / "model", "shaped", parser)
+    log = tmp_path / "vllm.log"
+    body = {
+        "model": "tiny-llama",
+        "messages": SEED_MESSAGES,
+        "tools": [WEATHER],
+        "tool_choice": "required",
+        "max_tokens": 256,
+        "seed": 1,
+    }
+    target = LocalTarget(
+        python=vllm_python, model_dir=model, log_path=log, load_format=load_format("shaped"), tool_call_parser=parser
+    )
+    with target:
+        choice = json.loads(_post(target.base_url, body))["choices"][0]
+        assert choice["finish_reason"] == "tool_calls", choice
+        calls = choice["message"]["tool_calls"]
+        assert calls, choice
+        for call in calls:
+            _check_call(call["function"]["name"], call["function"]["arguments"])
+        streamed, reasons = _streamed_calls(_post(target.base_url, {**body, "stream": True}))
+        assert streamed and reasons == ["tool_calls"], (streamed, reasons)
+        for call in streamed.values():
+            _check_call(call["name"], call["arguments"])
