@@ -135,6 +135,30 @@ def test_without_its_default_column_a_configuration_is_compared_with_the_next_se
     ]
 
 
+def test_the_configuration_matrix_is_every_family_and_three_parsers_by_backend_and_strict_level() -> None:
+    from toolcall_conformance.matrix import cli, merge
+    from toolcall_conformance.target.launcher import BACKENDS
+    from toolcall_conformance.target.tinymodel import PARSERS
+
+    columns = cli.planned(cli.parse(["--configurations"])[0])
+    assert {column.release for column in columns} == {RELEASES[-1]}  # the newest release unless told
+    assert {column.parser for column in columns if column.backend == "auto" and not column.strict_level} == set(PARSERS)
+    for parser in ("hermes", "pythonic", "llama3_json"):
+        mine = [column for column in columns if column.parser == parser]
+        assert {column.backend for column in mine} == set(BACKENDS)
+        assert [column.label for column in mine if column.strict_level] == [
+            f"0.32.0{'' if parser == 'hermes' else ' ' + parser} strict=parameter"
+        ]
+    assert len(columns) == len(PARSERS) + 3 * (len(BACKENDS) - 1) + 3
+    # The order is the one a merge gives, so these columns run one by one and merged make the same document.
+    assert merge.ordered(list(reversed(columns))) == columns
+    every = {column.label for column in columns}
+    assert all(a.label in every and b.label in every for a, b in compared_pairs(columns))
+    assert len(compared_pairs(columns)) == len(columns) - 1  # a tree: each column but the root has one reference
+    with pytest.raises(SystemExit):
+        cli.parse(["--configurations", "--backend", "outlines"])
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

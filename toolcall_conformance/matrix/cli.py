@@ -5,6 +5,9 @@
   matrix --parser hermes --parser pythonic each parser a row of columns; the tiny model's template follows it
   matrix --strict-level default --strict-level parameter
   matrix --release 0.32.0 --parser pythonic --backend auto --backend outlines   structured-output backends
+  matrix --configurations [--release 0.32.0]   the configuration matrix of a release (default the newest):
+                                           every parser family, and hermes, pythonic, llama3_json with every
+                                           backend and at --strict-level parameter
   matrix --endpoint before=URL --endpoint after=URL   your own servers (no release columns unless asked for)
   matrix --expect reports/releases/vllm-cpu-hermes.json   exit 1 when a column regressed against a committed matrix
   matrix --render MATRIX.json [--html OUT] the page of a matrix document again
@@ -46,7 +49,7 @@ from ..settings import FAIL_ON
 from ..target.launcher import AUTO_BACKEND, BACKENDS
 from . import column_document, merge, page
 from . import document as matrix_document
-from .columns import DEFAULT_PARSER, RELEASES, STRICT_CHOICES, VLLM_DEFAULT, Column, plan
+from .columns import DEFAULT_PARSER, RELEASES, STRICT_CHOICES, VLLM_DEFAULT, Column, configurations, plan
 from .run import ColumnRun, run_column
 from .secrets import Secrets
 
@@ -68,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backend", action="append", default=[], choices=BACKENDS, help="structured-output backend (auto: no flag)"
+    )
+    parser.add_argument(
+        "--configurations",
+        action="store_true",
+        help="the configuration matrix of each --release (default the newest) instead of a product of the options",
     )
     parser.add_argument("--endpoint", action="append", default=[], metavar="[NAME=]URL", help="a server of yours")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where it all goes (default {DEFAULT_OUT})")
@@ -129,7 +137,7 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 # Options that choose or run columns: a --render or --merge runs none, so none of them goes with those.
-_RUNNING = ("release", "parser", "strict_level", "backend", "endpoint", "column")
+_RUNNING = ("release", "parser", "strict_level", "backend", "configurations", "endpoint", "column")
 
 
 def _misused(args: argparse.Namespace, suite_args: list[str]) -> str | None:
@@ -147,6 +155,14 @@ def _misused(args: argparse.Namespace, suite_args: list[str]) -> str | None:
         given = ["--" + name.replace("_", "-") for name in _RUNNING if getattr(args, name)]
         if given or suite_args:
             return f"--merge only reads column documents; it takes no {', '.join(given) or 'pytest arguments'}"
+    if args.configurations:
+        given = [
+            "--" + name.replace("_", "-")
+            for name in ("parser", "strict_level", "backend", "endpoint")
+            if getattr(args, name)
+        ]
+        if given:
+            return f"--configurations chooses the parsers, strict levels and backends itself; it takes no {', '.join(given)}"
     if args.column and args.save:
         return "--column writes OUT/column.json; --save goes with a run of a whole matrix or with --merge"
     return None
@@ -155,6 +171,8 @@ def _misused(args: argparse.Namespace, suite_args: list[str]) -> str | None:
 def planned(args: argparse.Namespace) -> list[Column]:
     """The columns a run's options select: every release of RELEASES when neither --release nor --endpoint is given."""
     releases = [release for given in args.release for release in given.split(",") if release]
+    if args.configurations:
+        return configurations(releases or RELEASES[-1:])
     if not releases and not args.endpoint:
         releases = list(RELEASES)
     return plan(

@@ -131,6 +131,26 @@ def plan(
     return columns
 
 
+# The configuration matrix of a release (matrix --configurations): every parser family with vLLM's default
+# backend; the parsers of the seed's and the most-served families on both required paths (hermes and
+# llama3_json: structural tags; pythonic: the JSON array) with every backend; and those three at
+# --tool-strict-level parameter, the strict level that changes what a structural tag constrains.
+CONFIGURATION_PARSERS = ("hermes", "pythonic", "llama3_json")
+CONFIGURATION_STRICT_LEVEL = "parameter"
+
+
+def configurations(releases: Sequence[str]) -> list[Column]:
+    """The configuration matrix's columns for each release, in the order plan gives them (so a merge keeps it)."""
+    product = plan(releases, PARSERS, (VLLM_DEFAULT, CONFIGURATION_STRICT_LEVEL), backends=BACKENDS)
+    return [column for column in product if _in_configurations(column)]
+
+
+def _in_configurations(column: Column) -> bool:
+    if column.strict_level is None:
+        return column.backend == AUTO_BACKEND or column.parser in CONFIGURATION_PARSERS
+    return column.backend == AUTO_BACKEND and column.parser in CONFIGURATION_PARSERS
+
+
 def compared_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
     """Every pair a matrix compares, (reference, column): the release neighbours, then the configuration pairs."""
     return neighbours(columns) + configuration_pairs(columns)
