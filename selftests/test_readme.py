@@ -1,9 +1,10 @@
-"""The README documents every check (with its level, rule and source) and every option the suite has."""
+"""The README documents every check (with its level, rule and source), every option and every model family."""
 
 from pathlib import Path
 
 from toolcall_conformance.judging.catalogue import all_checks
 from toolcall_conformance.settings import OPTIONS
+from toolcall_conformance.target.families import FAMILIES
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -36,3 +37,18 @@ def test_the_registry_has_every_kind_of_check():
 
 def test_every_option_is_in_the_readme():
     assert [option.flag for option in OPTIONS if f"| `{option.flag}` | `{option.env_var}` |" not in README] == []
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def test_every_family_of_the_tiny_model_has_its_row():
+    """The embedded target's families table says what the family definitions say: path, tokens, format."""
+    missing = []
+    for family in FAMILIES.values():
+        tokens = " ".join(_code(token) for token in family.added_tokens) or "none"
+        row = f"| `{family.parser}` | {family.path} | {tokens} | {_code(family.note)} |"
+        if row not in README:
+            missing.append(row)
+    assert missing == []
