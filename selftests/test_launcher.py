@@ -344,3 +344,13 @@ def test_real_vllm_serves_the_shaped_model(tmp_path: Path, vllm_python: Path) ->
         assert pid is not None
     assert not _alive(pid)
     assert not launcher._group_alive(pid)
+
+
+def test_the_target_options_help_names_every_family_and_backend() -> None:
+    """settings.py sits below target/ and cannot import the lists: its help text must not fall behind them."""
+    from toolcall_conformance.settings import OPTIONS_BY_NAME
+    from toolcall_conformance.target.tinymodel import PARSERS
+
+    parser_help, backend_help = OPTIONS_BY_NAME["target_parser"].help, OPTIONS_BY_NAME["target_backend"].help
+    assert [parser for parser in PARSERS if parser not in parser_help] == []
+    assert [backend for backend in launcher.BACKENDS if backend not in backend_help] == []

@@ -22,6 +22,7 @@ from toolcall_conformance.judging.verdict import NOT_JUDGED, Verdict
 from toolcall_conformance.reporting.compare import diff
 from toolcall_conformance.reporting.expectations import FORMAT, Change, Expected
 from toolcall_conformance.settings import Settings
+from toolcall_conformance.target.launcher import BACKENDS
 
 SCHEMA = json.loads((REPO / "schemas" / "results.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -69,6 +70,8 @@ def test_enums_match_the_code():
     assert set(record["expectation"]["enum"]) == {change.value for change in Change}
     by_verdict = SCHEMA["properties"]["judged"]["properties"]["by_verdict"]["propertyNames"]["enum"]
     assert set(by_verdict) == {verdict.value for verdict in NOT_JUDGED}
+    options, target = SCHEMA["properties"]["options"]["properties"], SCHEMA["properties"]["target"]["properties"]
+    assert options["target_backend"]["enum"] == list(BACKENDS) == target["structured_outputs_backend"]["enum"]
 
 
 def test_every_registered_check_id_matches_the_check_id_pattern():
