@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from selftests.fault_server import FaultServer
+from toolcall_conformance.matrix import cli
 from toolcall_conformance.matrix import document as matrix_document
+from toolcall_conformance.matrix import page as matrix_page
 from toolcall_conformance.matrix import run as matrix_run
 from toolcall_conformance.matrix.columns import (
     RELEASES,
@@ -32,6 +34,7 @@ from toolcall_conformance.matrix.columns import (
     neighbours,
     plan,
 )
+from toolcall_conformance.target.tinymodel import PARSERS
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK = ["-k", "weather-seed and test_required"]  # the seed's 4 blocking/stream tests: enough to judge a column
@@ -51,8 +54,10 @@ def servers() -> Iterator[dict[str, str]]:
 def matrix(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("TCC_", "PYTEST_"))}
     environment.update(env or {})
+    # --out relative to the working folder (tmp_path), as a user gives it: a command line a document keeps
+    # names no folder of the machine unless the test gave one.
     return subprocess.run(
-        [sys.executable, "-m", "toolcall_conformance", "matrix", "--out", str(tmp_path / "out"), *args],
+        [sys.executable, "-m", "toolcall_conformance", "matrix", "--out", "out", *args],
         cwd=tmp_path,
         env=environment,
         capture_output=True,
@@ -522,6 +527,83 @@ def test_short_credentials_in_a_named_endpoint_and_keys_given_other_ways_stay_ou
 def test_options_that_would_do_nothing_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
     ran = matrix(tmp_path, *args)
     assert ran.returncode == 2 and message in ran.stderr, ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("suite_args", "message"),
+    [
+        (
+            ["--target-parser", "pythonic"],
+            "--target-parser after -- would override what each column sets itself: give the matrix --parser",
+        ),
+        (["--target-parser=pythonic"], "give the matrix --parser"),
+        (["-o", "tcc_target_parser=pythonic"], "-o tcc_target_parser after -- would override"),
+        (["-otcc_target_strict_level=parameter"], "-o tcc_target_strict_level after --"),
+        (["--override-ini=tcc_target_backend=outlines"], "give the matrix --backend"),
+        (["--override-ini", "tcc_target_backend = outlines"], "give the matrix --backend"),
+        (["-k", "x", "--target-strict-level", "auto"], "give the matrix --strict-level"),
+        (["--target-backend=guidance"], "give the matrix --backend"),
+        (["--target-flavour", "random"], "release columns run the shaped tiny model"),
+        (["-o", "tcc_target_flavour=random"], "release columns run the shaped tiny model"),
+        (["--endpoint", "http://h:1/v1"], "give the matrix --endpoint"),
+        (["--baseline=reports/expectations/x.json"], "give the matrix --expect"),
+    ],
+)
+def test_pytest_arguments_that_would_steer_every_column_are_refused(
+    capsys: pytest.CaptureFixture[str], suite_args: list[str], message: str
+) -> None:
+    """A column's parser, strict level, backend and model are its own: given after --, they would all be one."""
+    with pytest.raises(SystemExit) as exited:
+        cli.parse(["--release", "0.32.0", "--parser", "pythonic", "--", *suite_args])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_pytest_arguments_that_steer_no_column_go_through() -> None:
+    suite_args = ["-m", "not generated", "--target-args=--max-model-len 4096", "-o", "tcc_target_timeout=900"]
+    assert cli.parse(["--release", "0.32.0", "--", *suite_args])[1] == suite_args
+
+
+def test_no_setting_of_the_embedded_target_s_model_comes_from_the_caller_s_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("TCC_TARGET_FLAVOUR", "TCC_TARGET_PARSER", "TCC_TARGET_STRICT_LEVEL", "TCC_TARGET_BACKEND"):
+        monkeypatch.setenv(name, "from-outside")
+    monkeypatch.setenv("TCC_TARGET_ARGS", "--max-model-len 4096")  # what every column's vLLM needs on this machine
+    inherited = matrix_run._inherited_environment()
+    assert not any(value == "from-outside" for value in inherited.values())
+    assert inherited["TCC_TARGET_ARGS"] == "--max-model-len 4096"
+
+
+def test_the_help_lists_every_parser_family() -> None:
+    helped = cli._parser().format_help()
+    assert all(parser in helped for parser in PARSERS)
+    with pytest.raises(SystemExit):
+        cli.parse(["--parser", "no-such-family"])
+
+
+def _page_document(by_check: dict[str, dict[str, int]], differences: list[dict]) -> dict:
+    columns = [
+        {"label": label, "status": "ran", "endpoint": "http://h/v1"} for label in ("0.32.0", "pythonic", "outlines")
+    ]
+    return {"columns": columns, "differences": differences, "by_check": by_check, "tests": {}}
+
+
+def _framed(html: str) -> list[tuple[str, str]]:
+    """The framed cells of the by-check table: (title, count)."""
+    return re.findall(r"<td class='num moved' title='([^']*)'>(\d*)</td>", html)
+
+
+def test_the_by_check_table_frames_a_count_against_the_column_it_is_compared_with_not_its_left_neighbour() -> None:
+    """In a configuration matrix the left neighbour is another configuration: only a compared pair is a reference."""
+    compared = [
+        {"from": "0.32.0", "to": "outlines", "compared": True, "counts": {}},  # two to the left of outlines
+        {"from": "0.32.0", "to": "pythonic", "compared": False, "why": "pythonic run broke"},
+    ]
+    same = matrix_page.render(_page_document({"args.schema": {"0.32.0": 2, "pythonic": 7, "outlines": 2}}, compared))
+    assert _framed(same) == []  # pythonic's differs from its left neighbour, but its pair was not compared
+    moved = matrix_page.render(_page_document({"args.schema": {"0.32.0": 2, "pythonic": 2, "outlines": 5}}, compared))
+    assert _framed(moved) == [("2 in 0.32.0", "5")]
+    assert "A framed cell differs from the same check's count in a column it is compared with" in moved
 
 
 def test_the_page_is_made_again_from_the_json_alone(tmp_path: Path, servers: dict[str, str]) -> None:

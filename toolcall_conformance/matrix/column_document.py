@@ -10,21 +10,28 @@ reads: the collected test ids and, per test, its id, verdict, MUST violations (t
 checks, the first message a failure's reason), the note of a test that judged nothing (its reason) and the
 record of a generated test (its checks are a minimal example's). So a merge needs no other file.
 
+"cells" are the column's verdicts as matrix.json's "tests" hold them, there to be read in a job's artifact
+without the suite. A merge computes them again from "results", as a one-machine matrix does, and refuses a
+document whose "cells" say otherwise (one edited by hand, or made by a suite that reads its results otherwise).
+
 Like matrix.json it holds no secret (the caller passes it through Secrets.data), and no absolute path of the
-machine it ran on: paths inside OUT are relative to the document's folder (where it is written), and the home
-folder is "~".
+machine it ran on, its command line and the reasons it quotes included: OUT (the document's folder) is ".",
+so paths inside it are relative to the document; the folder of the release venvs (--venvs) is "VENVS"; the
+home folder is "~".
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..judging.verdict import JUDGED, Level
 from ..redact import map_strings
+from ..reporting.compare import run_expectations
 from . import document as matrix_document
 from .columns import VLLM_DEFAULT, Column
 from .run import ColumnRun, Status
@@ -35,7 +42,7 @@ FILE_NAME = "column.json"
 _TARGET_FACTS = ("server_version", "packages", "startup_seconds")
 
 
-def build(run: ColumnRun, *, started: str, wall_seconds: float, command: str, out: Path) -> dict[str, Any]:
+def build(run: ColumnRun, *, started: str, wall_seconds: float, command: str, out: Path, venvs: Path) -> dict[str, Any]:
     """The document of one column run, made by the same document.build a one-machine matrix uses."""
     one = matrix_document.build([run], started=started, wall_seconds=wall_seconds, command=command, out=out)
     label = run.column.label
@@ -49,7 +56,7 @@ def build(run: ColumnRun, *, started: str, wall_seconds: float, command: str, ou
         "cells": {test: cells[label] for test, cells in one["tests"].items() if label in cells},
         "results": for_merging(run.results) if run.results is not None else None,
     }
-    return without_machine_paths(document, out)
+    return without_machine_paths(document, out, venvs)
 
 
 def for_merging(results: dict[str, Any]) -> dict[str, Any]:
@@ -80,14 +87,21 @@ def _record(record: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def without_machine_paths(value: Any, out: Path) -> Any:
-    """The data with OUT's absolute path made relative to OUT, and the home folder written "~"."""
-    prefixes = [(str(Path(out).resolve()) + os.sep, ""), (str(Path.home()) + os.sep, "~" + os.sep)]
+def without_machine_paths(value: Any, out: Path, venvs: Path) -> Any:
+    """The data with OUT written ".", the venvs folder "VENVS" and the home folder "~", wherever they appear."""
+    names = {}
+    for folder, name in ((Path.home(), "~"), (Path(venvs), "VENVS"), (Path(out), ".")):
+        for spelling in (str(folder.absolute()), str(folder.resolve())):
+            if spelling != os.sep:  # a folder that is the root would make every path "."
+                names[spelling] = name
+    # Longest first, so that an OUT inside the home folder is "." and not "~/...". A folder's name ends at a
+    # separator, a space, a quote or the like (its path, a command-line word, a word of a sentence): /tmp/out is
+    # not the start of /tmp/outside or /tmp/out.json.
+    ends = r"(?=$|[/\s'\"=:;,()\[\]])"
+    folders = re.compile("|".join(re.escape(spelling) + ends for spelling in sorted(names, key=len, reverse=True)))
 
     def relative(text: str) -> str:
-        for prefix, replacement in prefixes:
-            text = text.replace(prefix, replacement)
-        return text
+        return folders.sub(lambda found: names[found.group(0)], text)
 
     return map_strings(value, relative)
 
@@ -108,12 +122,28 @@ def load(path: Path) -> dict[str, Any]:
     entry, results = document.get("column"), document.get("results")
     if not isinstance(entry, dict) or not isinstance(entry.get("label"), str) or entry.get("status") not in set(Status):
         raise ValueError(f"{path}: a column document needs 'column' with a 'label' and a matrix column's 'status'")
+    if ("release" in entry) == ("endpoint" in entry):
+        raise ValueError(f"{path}: a column is a 'release' or an 'endpoint', exactly one of the two")
     settings = ("release", "tool_call_parser", "strict_level", "structured_outputs_backend")
     if "release" in entry and not all(isinstance(entry.get(key), str) for key in settings):
         raise ValueError(f"{path}: a release column needs {', '.join(settings)}")
+    if "endpoint" in entry and not isinstance(entry["endpoint"], str):
+        raise ValueError(f"{path}: an endpoint column's 'endpoint' is its URL")
     if results is not None and not (isinstance(results, dict) and isinstance(results.get("tests"), list)):
         raise ValueError(f"{path}: 'results' must be null or hold a list of 'tests'")
+    if document.get("cells") != _cells_of(entry["status"], results, path):
+        raise ValueError(f"{path}: its 'cells' are not the verdicts its 'results' give (was it edited?)")
     return document
+
+
+def _cells_of(status: str, results: dict[str, Any] | None, path: Path) -> dict[str, Any]:
+    """The cells build writes for a column: its verdicts when it ran to its end, else none."""
+    if status != Status.RAN or results is None:
+        return {}
+    try:
+        return {test: matrix_document.cell(state) for test, state in run_expectations(results).items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: its 'results' cannot be read as a run's verdicts: {exc!r}") from None
 
 
 def column_of(entry: dict[str, Any]) -> Column:

@@ -1,5 +1,6 @@
 """The matrix as one JSON document: its columns, each test's verdict per column, and what changed between
-neighbouring columns (the baseline diff of compare.py, the left column as the baseline of the right one).
+compared columns: each pair (reference, column) of columns.compared_pairs, the reference as the baseline of the
+column in the baseline diff of compare.py.
 
     {"format": "toolcall-conformance/matrix/1", "columns": [...], "differences": [...], "by_check": {...},
      "tests": {TEST: {LABEL: {"verdict": ..., "checks": [...]}}}}
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ def build(runs: Sequence[ColumnRun], *, started: str, wall_seconds: float, comma
     tests: dict[str, dict[str, Any]] = {}
     for label, expected in expectations.items():
         for test, state in expected.items():
-            tests.setdefault(test, {})[label] = _cell(state)
+            tests.setdefault(test, {})[label] = cell(state)
     return {
         "format": FORMAT,
         "started": started,
@@ -70,7 +72,8 @@ def _column_entry(run: ColumnRun, out: Path) -> dict[str, Any]:
     return entry
 
 
-def _cell(state: Expected) -> dict[str, Any]:
+def cell(state: Expected) -> dict[str, Any]:
+    """A test's cell of one column: its verdict, and the checks it failed when there are any."""
     cell: dict[str, Any] = {"verdict": state.verdict}
     if state.checks:
         cell["checks"] = sorted(state.checks)
@@ -144,28 +147,53 @@ def expected_column(document: dict[str, Any], label: str) -> dict[str, Expected]
     }
 
 
+@dataclass(frozen=True)
+class StatusAgainst:
+    """A column that cannot be diffed with its committed self, because one of the two did not run; and why."""
+
+    said: str
+    # "regressed": it ran there and no longer does; "changed": another status, or it runs now where it did not
+    # (a fix); "same": it did not run there either, the same way (known, reported, never a failure).
+    change: str
+
+    def failed(self, fail_on: str) -> bool:
+        """Whether it fails a run judged with --fail-on fail_on, as a RunDiff's failed() does for verdicts."""
+        return self.change == "regressed" or (fail_on == "any" and self.change == "changed")
+
+
 def against_expected(
     runs: Sequence[ColumnRun], expected: dict[str, Any], name: str
-) -> list[tuple[Column, RunDiff | str]]:
-    """Each column that the committed matrix has too: its diff against it, or why the two cannot agree."""
+) -> list[tuple[Column, RunDiff | StatusAgainst]]:
+    """Each column that the committed matrix has too: its diff against it, or how their statuses compare."""
     statuses = {column["label"]: column for column in expected["columns"]}
-    compared: list[tuple[Column, RunDiff | str]] = []
+    compared: list[tuple[Column, RunDiff | StatusAgainst]] = []
     for run in runs:
         label = run.column.label
         if label not in statuses:
             continue
-        was = statuses[label]["status"]
-        if was != run.status:
-            compared.append(
-                (run.column, f"{was} in {name}, {run.status} now" + (f": {run.reason}" if run.reason else ""))
-            )
-            continue
         baseline = expected_column(expected, label)
-        if not _complete(run) or baseline is None:
-            compared.append((run.column, f"{run.status} here and in {name}: {run.reason or 'no verdicts to compare'}"))
-        elif run.results is not None:
+        if _complete(run) and statuses[label]["status"] == Status.RAN and baseline is not None:
+            assert run.results is not None
             compared.append((run.column, diff(baseline, run.results, against=f"{name} [{label}]")))
+        else:
+            compared.append((run.column, _status_against(run, statuses[label]["status"], name)))
     return compared
+
+
+def _status_against(run: ColumnRun, was: str, name: str) -> StatusAgainst:
+    reason = f": {run.reason}" if run.reason else ""
+    if was == run.status != Status.RAN:
+        return StatusAgainst(f"{run.status} here and in {name}{reason}", "same")
+    if was == run.status:  # ran, yet its document holds no verdicts (a merged column.json without results)
+        return StatusAgainst(f"ran here and in {name}, but no verdicts of it are here to compare", "regressed")
+    change = "regressed" if was == Status.RAN else "changed"
+    return StatusAgainst(f"{was} in {name}, {run.status} now{reason}", change)
+
+
+def missing_columns(runs: Sequence[ColumnRun], expected: dict[str, Any]) -> list[str]:
+    """The labels of the committed matrix's columns that none of the runs is, in the committed order."""
+    present = {run.column.label for run in runs}
+    return [column["label"] for column in expected["columns"] if column["label"] not in present]
 
 
 def column_failed(run: ColumnRun) -> bool:

@@ -146,19 +146,38 @@ def _grouped(entries: list[dict[str, Any]]) -> str:
 
 def _by_check(document: dict[str, Any], labels: list[str]) -> str:
     head = "<tr><th>check</th>" + "".join(f"<th>{_e(label)}</th>" for label in labels) + "</tr>"
+    references = _references(document)
     rows = []
     for check, counts in document["by_check"].items():
-        cells, previous = [], None
+        cells = []
         for label in labels:
             count = counts.get(label, 0)
-            moved = " moved" if previous is not None and count != previous else ""
-            cells.append(f"<td class='num{moved}'>{count or ''}</td>")
-            previous = count
+            moved = [reference for reference in references.get(label, ()) if counts.get(reference, 0) != count]
+            shown = f"class='num moved' title='{_e(_moved_title(moved, counts))}'" if moved else "class='num'"
+            cells.append(f"<td {shown}>{count or ''}</td>")
         rows.append(f"<tr><th class='rowhead'>{_e(check)}</th>{''.join(cells)}</tr>")
     return (
-        "<h2>Tests failing each check</h2><p class='meta'>A framed cell differs from its left neighbour.</p>"
+        "<h2>Tests failing each check</h2><p class='meta'>A framed cell differs from the same check's count in a"
+        ' column it is compared with (its reference under "What changed between compared columns": the previous'
+        " release, or the configuration with one setting back to its default); a column compared with none is not"
+        " framed.</p>"
         f"<table class='matrix mx'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _references(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Per column, the columns it was compared with (the "from" of its pairs); only pairs that were compared."""
+    # In a configuration matrix a column's left neighbour is another configuration altogether: only a compared
+    # pair says what a count should be held against. A pair not compared (a column that did not run) has no counts.
+    references: dict[str, list[str]] = {}
+    for pair in document["differences"]:
+        if pair.get("compared"):
+            references.setdefault(pair["to"], []).append(pair["from"])
+    return references
+
+
+def _moved_title(references: list[str], counts: dict[str, int]) -> str:
+    return "; ".join(f"{counts.get(reference, 0)} in {reference}" for reference in references)
 
 
 def _by_test(document: dict[str, Any], labels: list[str]) -> str:

@@ -51,13 +51,16 @@ _EXIT_NAMES = {
     5: "no tests collected",
 }
 _ENDED = (0, 1)
-# Settings a column sets itself, or that would make every column judge something else (a baseline turns
-# known failures into xfail): none of them is taken from the caller's environment.
+# Settings a column sets itself (its release columns run the shaped tiny model: the flavour too), or that would
+# make every column judge something else (a baseline turns known failures into xfail): none of them is taken
+# from the caller's environment. TCC_TARGET_ARGS is: it is how a machine gives every column's vLLM what it needs
+# there (a smaller --max-model-len, a KV cache size), and the README says it reaches every column.
 _NOT_INHERITED = (
     "TCC_ENDPOINT",
     "TCC_VLLM_PYTHON",
     "TCC_VLLM_VENV",
     "TCC_VLLM_VERSION",
+    "TCC_TARGET_FLAVOUR",
     "TCC_TARGET_PARSER",
     "TCC_TARGET_STRICT_LEVEL",
     "TCC_TARGET_BACKEND",
