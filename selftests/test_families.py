@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import re
+import subprocess
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +54,26 @@ EARLIER_CALLS = [
     ("get_current_weather", {"city": 'Dallas "Big D" \\ Zürich', "state": "TX", "unit": "fahrenheit"}),
     ("get_forecast", {"city": "Austin", "days": 5, "metric": True, "hours": [6, 12.5], "near": None}),
 ]
+# The second earlier call's tool: the XML-like parsers type a value by its schema, and GLM's drops a call to a
+# function the request does not declare.
+FORECAST = {
+    "type": "function",
+    "function": {
+        "name": "get_forecast",
+        "description": "Get the forecast for the next days",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "days": {"type": "integer"},
+                "metric": {"type": "boolean"},
+                "hours": {"type": "array", "items": {"type": "number"}},
+                "near": {"type": ["string", "null"]},
+            },
+            "required": ["city", "days"],
+        },
+    },
+}
 
 
 def _tokenizer(parser: str, folder: Path):
@@ -106,13 +128,17 @@ def test_the_hermes_model_keeps_its_bytes(tmp_path: Path) -> None:
 
 def test_families_with_no_tokens_of_their_own_share_the_hermes_weights(tmp_path: Path) -> None:
     hermes = build_model(tmp_path / "hermes", "shaped", "hermes")
+    compared = []
     for parser in PARSERS:
         chosen = FAMILIES[parser]
-        if chosen.added_tokens or chosen.pieces or chosen.boosts or chosen.preferences:
+        own = (chosen.added_tokens, chosen.pieces, chosen.boosts, chosen.preferences, chosen.contexts)
+        if parser == "hermes" or any(own):
             continue
         folder = build_model(tmp_path / parser, "shaped", parser)
         for name in ("model.safetensors", "tokenizer.json", "config.json"):
             assert (folder / name).read_bytes() == (hermes / name).read_bytes(), (parser, name)
+        compared.append(parser)
+    assert compared, "no family but hermes has no tokens of its own: nothing was compared"
 
 
 def test_unavailable_parsers_are_refused_with_their_reason(tmp_path: Path) -> None:
@@ -153,34 +179,32 @@ def _read_llama3_json(text: str) -> list[tuple[str, object]]:
     return found
 
 
+def _marked_calls(begin: str, head: str, separator: str, end: str) -> re.Pattern[str]:
+    """Calls written BEGIN head SEPARATOR arguments END: the markers literal, head a regex with a named group."""
+    return re.compile(
+        re.escape(begin) + head + re.escape(separator) + r"(?P<arguments>.*?)" + re.escape(end), re.DOTALL
+    )
+
+
 def _read_kimi_k2(text: str) -> list[tuple[str, object]]:
     section = text.split(families.KIMI_SECTION_BEGIN, 1)[1].split(families.KIMI_SECTION_END, 1)[0]
-    pattern = (
-        re.escape(families.KIMI_CALL_BEGIN)
-        + r"(?P<id>[^<]+:\d+)"
-        + re.escape(families.KIMI_ARGUMENT_BEGIN)
-        + r"(?P<arguments>.*?)"
-        + re.escape(families.KIMI_CALL_END)
+    pattern = _marked_calls(
+        families.KIMI_CALL_BEGIN, r"(?P<id>[^<]+:\d+)", families.KIMI_ARGUMENT_BEGIN, families.KIMI_CALL_END
     )
     found = []
-    for index, match in enumerate(re.finditer(pattern, section, flags=re.DOTALL)):
-        call_id = match["id"]
-        assert call_id.endswith(f":{index}") and call_id.startswith("functions.")
-        # The name is the id's last dotted component before ":N".
-        found.append((call_id.rsplit(":", 1)[0].split(".")[-1], json.loads(match["arguments"])))
+    for match in pattern.finditer(section):
+        # The name is the id's last dotted component before ":N"; the parser takes any index N.
+        assert match["id"].startswith("functions.")
+        found.append((match["id"].rsplit(":", 1)[0].split(".")[-1], json.loads(match["arguments"])))
     return found
 
 
 def _read_deepseek_v31(text: str) -> list[tuple[str, object]]:
     assert text.startswith(families.DEEPSEEK_CALLS_BEGIN) and text.endswith(families.DEEPSEEK_CALLS_END)
-    pattern = (
-        re.escape(families.DEEPSEEK_CALL_BEGIN)
-        + r"(?P<name>.*?)"
-        + re.escape(families.DEEPSEEK_SEP)
-        + r"(?P<arguments>.*?)"
-        + re.escape(families.DEEPSEEK_CALL_END)
+    pattern = _marked_calls(
+        families.DEEPSEEK_CALL_BEGIN, r"(?P<name>.*?)", families.DEEPSEEK_SEP, families.DEEPSEEK_CALL_END
     )
-    return [(m["name"], json.loads(m["arguments"])) for m in re.finditer(pattern, text, flags=re.DOTALL)]
+    return [(m["name"], json.loads(m["arguments"])) for m in pattern.finditer(text)]
 
 
 def _read_mistral(text: str) -> list[tuple[str, object]]:
@@ -244,11 +268,8 @@ def _render(parser: str, messages: list[dict], tools: list[dict]) -> str:
     )
 
 
-@pytest.mark.parametrize("arguments_as", ["mapping", "string"])
-@pytest.mark.parametrize("parser", PARSERS)
-def test_the_template_writes_earlier_calls_as_the_parser_reads_them(parser: str, arguments_as: str) -> None:
-    if parser in ("pythonic", "qwen3_coder", "glm45") and arguments_as == "string":
-        pytest.skip("this template spells arguments out one by one, from a mapping only")
+def _conversation(arguments_as: str = "mapping") -> list[dict]:
+    """The seed conversation, then an assistant turn with EARLIER_CALLS, their results and one more user turn."""
     calls = [
         {
             "id": f"call{n}",
@@ -257,22 +278,148 @@ def test_the_template_writes_earlier_calls_as_the_parser_reads_them(parser: str,
         }
         for n, (name, args) in enumerate(EARLIER_CALLS)
     ]
-    messages = [
+    return [
         *SEED_MESSAGES,
         {"role": "assistant", "content": None, "tool_calls": calls},
         {"role": "tool", "tool_call_id": "call0", "content": "31 degrees"},
         {"role": "tool", "tool_call_id": "call1", "content": "sunny"},
         {"role": "user", "content": "Thanks!"},
     ]
-    text = _render(parser, messages, [WEATHER])
+
+
+# The earlier assistant turn: the second one of the rendered conversation, up to its end.
+_TURN_START, _TURN_INDEX = tinymodel.IM_START + "assistant\n", 2
+
+
+@pytest.mark.parametrize("arguments_as", ["mapping", "string"])
+@pytest.mark.parametrize("parser", PARSERS)
+def test_the_template_writes_earlier_calls_as_the_parser_reads_them(parser: str, arguments_as: str) -> None:
+    if parser in ("pythonic", "qwen3_coder", "glm45") and arguments_as == "string":
+        pytest.skip("this template spells arguments out one by one, from a mapping only")
+    text = _render(parser, _conversation(arguments_as), [WEATHER])
     assert text.endswith("<|im_start|>user\nThanks!<|im_end|>\n<|im_start|>assistant\n")
-    turn = text.split("<|im_start|>assistant\n")[2].split("<|im_end|>")[0]
+    turn = text.split(_TURN_START)[_TURN_INDEX].split(tinymodel.IM_END)[0]
     assert READERS[parser](turn) == EARLIER_CALLS
+    if parser == "kimi_k2":  # the template numbers the calls of a turn from 0
+        assert re.findall(r":(\d+)" + re.escape(families.KIMI_ARGUMENT_BEGIN), turn) == ["0", "1"]
     tools_block = text.split("<tools>\n", 1)[1].split("</tools>", 1)[0]
     assert [json.loads(line) for line in tools_block.splitlines()] == [WEATHER]
 
 
-# A real vLLM per family: one server, one blocking and one streaming required request.
+# vLLM's own parser of each family reads the earlier turn: transformers renders the conversation from the built
+# tokenizer_config.json, the assistant turn is cut out and given to the parser's non-streaming extraction with the
+# tokenizer and a request declaring the tools, as the server builds them. One interpreter for all families: vLLM
+# takes 10-20 s to import. Each family's answer (or its error) is written to the file the spec names.
+_READ_WITH_VLLM = """
+import json, sys
+from transformers import AutoTokenizer
+from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+from vllm.tool_parsers import ToolParserManager
+
+spec = json.load(sys.stdin)
+found = {}
+for parser, folder in spec["folders"].items():
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        text = tokenizer.apply_chat_template(
+            spec["messages"], tools=spec["tools"], tokenize=False, add_generation_prompt=True
+        )
+        turn = text.split(spec["turn_start"])[spec["turn_index"]].split(spec["turn_end"])[0]
+        request = ChatCompletionRequest(model="tiny-llama", messages=spec["messages"][-1:], tools=spec["tools"])
+        cls = ToolParserManager.get_tool_parser(parser)
+        read = cls(tokenizer, request.tools).extract_tool_calls(turn, request)
+        found[parser] = {
+            "class": cls.__name__,
+            "supports_required_and_named": cls.supports_required_and_named,
+            "structural_tag_model": cls.structural_tag_model,
+            "rendered": text,
+            "turn": turn,
+            "tools_called": read.tools_called,
+            "calls": [[call.function.name, call.function.arguments] for call in read.tool_calls],
+            "content": read.content,
+        }
+    except Exception as error:
+        found[parser] = {"error": f"{type(error).__name__}: {error}"}
+with open(spec["out"], "w", encoding="utf-8") as out:
+    json.dump(found, out)
+"""
+_READ_BY_VLLM: dict[Path, dict[str, dict]] = {}
+
+
+@pytest.fixture
+def read_by_vllm(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """What vLLM's parser of every family read in the earlier turn, by parser (one run for the session)."""
+    if vllm_python not in _READ_BY_VLLM:
+        folder = tmp_path_factory.mktemp("read-by-vllm")
+        spec = {
+            "folders": {parser: str(build_model(folder / parser, "random", parser)) for parser in PARSERS},
+            "messages": _conversation(),
+            "tools": [WEATHER, FORECAST],
+            "turn_start": _TURN_START,
+            "turn_index": _TURN_INDEX,
+            "turn_end": tinymodel.IM_END,
+            "out": str(folder / "read.json"),
+        }
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        env.pop("PYTHONPATH", None)
+        finished = subprocess.run(
+            [str(vllm_python), "-c", _READ_WITH_VLLM],
+            input=json.dumps(spec),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+        assert finished.returncode == 0, finished.stderr[-3000:]
+        _READ_BY_VLLM[vllm_python] = json.loads((folder / "read.json").read_text(encoding="utf-8"))
+    return _READ_BY_VLLM[vllm_python]
+
+
+@pytest.mark.vllm
+@pytest.mark.parametrize("parser", PARSERS)
+def test_vllms_parser_reads_the_earlier_calls_the_template_wrote(parser: str, read_by_vllm: dict[str, dict]) -> None:
+    read = read_by_vllm[parser]
+    assert "error" not in read, read.get("error")
+    # transformers renders what the template tests above render with jinja2.
+    assert read["rendered"] == _render(parser, _conversation(), [WEATHER, FORECAST])
+    assert read["tools_called"], read
+    assert [(name, json.loads(arguments)) for name, arguments in read["calls"]] == EARLIER_CALLS, read["turn"]
+    # Nothing of the turn is left as text: granite4's parser hands back the "\n" between two calls, which the
+    # server drops as blank.
+    assert not (read["content"] or "").strip(), read["content"]
+
+
+# What a json-array family's note says of its required answers, and the key its array holds the arguments under:
+# the server's own array of {"name", "parameters"} (the family's parser never sees it), or the parser's own
+# schema of {"name", "arguments"}, which that parser reads.
+_BY_THE_SERVER = ("required answers are the server's JSON array", "parameters")
+_BY_THE_PARSER = ("required answers follow the parser's own JSON-array schema", "arguments")
+
+
+def _json_array_path(chosen: families.Family) -> tuple[str, str]:
+    """(claim, arguments key) of a json-array family, as its note says."""
+    (path,) = [path for path in (_BY_THE_SERVER, _BY_THE_PARSER) if path[0] in chosen.note]
+    return path
+
+
+@pytest.mark.vllm
+@pytest.mark.parametrize("parser", PARSERS)
+def test_each_familys_required_path_is_the_one_vllm_takes(parser: str, read_by_vllm: dict[str, dict]) -> None:
+    # parser/abstract_parser.py: a structural tag when the parser names a model (which also turns
+    # supports_required_and_named off); else the server's JSON array when supports_required_and_named is on,
+    # the parser's own extraction when it is off.
+    read, chosen = read_by_vllm[parser], FAMILIES[parser]
+    assert "error" not in read, read.get("error")
+    if chosen.path == STRUCTURAL_TAG:
+        assert read["structural_tag_model"] and not read["supports_required_and_named"], read["class"]
+    else:
+        assert read["structural_tag_model"] is None, read["class"]
+        assert read["supports_required_and_named"] == (_json_array_path(chosen) == _BY_THE_SERVER), read["class"]
+
+
+# A real vLLM per family: one server, one blocking and one streaming required request. The blocking one asks for
+# logprobs, whose tokens spell the answer as the model wrote it, before any parser read it.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -290,6 +437,21 @@ def _check_call(name: str, arguments: str) -> None:
     assert isinstance(parsed, dict)
     assert isinstance(parsed["city"], str) and isinstance(parsed["state"], str)
     assert parsed["unit"] in ("celsius", "fahrenheit")
+
+
+def _check_path(chosen: families.Family, choice: dict) -> None:
+    """The model wrote the calls in the form the family's required path constrains to, and they were read from it."""
+    written = "".join(token["token"] for token in choice["logprobs"]["content"]).removesuffix(tinymodel.IM_END)
+    calls = [
+        (call["function"]["name"], json.loads(call["function"]["arguments"]))
+        for call in choice["message"]["tool_calls"]
+    ]
+    if chosen.path == STRUCTURAL_TAG:
+        # The family's own format, as its parser reads it (the XML-like readers may type a value differently).
+        assert [name for name, _ in READERS[chosen.parser](written)] == [name for name, _ in calls], written
+    else:
+        _, key = _json_array_path(chosen)
+        assert [(call["name"], call[key]) for call in json.loads(written)] == calls, written
 
 
 def _streamed_calls(raw: bytes) -> tuple[dict[int, dict[str, str]], list[str]]:
@@ -327,12 +489,13 @@ def test_vllm_parses_the_required_call_of_each_family(tmp_path: Path, vllm_pytho
         python=vllm_python, model_dir=model, log_path=log, load_format=load_format("shaped"), tool_call_parser=parser
     )
     with target:
-        choice = json.loads(_post(target.base_url, body))["choices"][0]
+        choice = json.loads(_post(target.base_url, {**body, "logprobs": True}))["choices"][0]
         assert choice["finish_reason"] == "tool_calls", choice
         calls = choice["message"]["tool_calls"]
         assert calls, choice
         for call in calls:
             _check_call(call["function"]["name"], call["function"]["arguments"])
+        _check_path(FAMILIES[parser], choice)
         streamed, reasons = _streamed_calls(_post(target.base_url, {**body, "stream": True}))
         assert streamed and reasons == ["tool_calls"], (streamed, reasons)
         for call in streamed.values():

@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
 
 # How vLLM 0.32.0 constrains tool_choice="required" for a parser (parser/abstract_parser.py _apply_structural_tag):
-# an xgrammar structural tag in the family's own format when the parser names a structural_tag_model, else
-# a JSON array of {"name", "parameters"} objects (tool_parsers/utils.py) that the server parses itself.
+# an xgrammar structural tag in the family's own format, read by the family's parser, when the parser names a
+# structural_tag_model; else a JSON array of calls. A parser with supports_required_and_named=True leaves that to
+# the server: a JSON array of {"name", "parameters"} objects (tool_parsers/utils.py) that the server parses itself,
+# never calling the parser. One with supports_required_and_named=False (mistral) constrains the answer with its
+# own JSON schema and reads it itself.
 STRUCTURAL_TAG = "structural-tag"
 JSON_ARRAY = "json-array"
 
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
 
-def _frozen(data: Mapping | None = None) -> Mapping:
+
+def _frozen(data: Mapping[_Key, _Value] | None = None) -> Mapping[_Key, _Value]:
+    """A read-only copy of data (empty without it), safe as a default of a frozen dataclass."""
     return MappingProxyType(dict(data or {}))
 
 
@@ -42,6 +50,7 @@ class Family:
 
     @property
     def added_tokens(self) -> tuple[str, ...]:
+        """The family's own tokens, special then plain, each one id added after the shared vocabulary."""
         return self.special_tokens + self.markup_tokens
 
 
@@ -236,6 +245,22 @@ _CLOSERS = {'"}\n': "close", "}\n": "close"}
 # After the last closing tag the grammar allows free text before the end: stop instead.
 _STOP_AFTER_TAG = {("tag", "eos"): 16.0}
 
+
+def _section_boosts(
+    section_begin: str, call_begin: str, arguments_begin: str, call_end: str, section_end: str
+) -> Mapping[tuple[str, str], float]:
+    """Boosts for a section of calls, each call between markers with one more before its JSON arguments."""
+    return _frozen(
+        {
+            ("space", section_begin): _START,
+            ("tag", call_begin): _AFTER_MARKER,
+            ("tag", section_end): _AFTER_MARKER + _STOP_RATHER_THAN_CALL_AGAIN,
+            ("word", arguments_begin): _AFTER_WORD,  # after the name (or Kimi's index)
+            ("close", call_end): _AFTER_CLOSE,
+        }
+    )
+
+
 FAMILIES: dict[str, Family] = {
     family.parser: family
     for family in (
@@ -312,14 +337,8 @@ FAMILIES: dict[str, Family] = {
                 DEEPSEEK_CALL_END,
                 DEEPSEEK_SEP,
             ),
-            boosts=_frozen(
-                {
-                    ("space", DEEPSEEK_CALLS_BEGIN): _START,
-                    ("tag", DEEPSEEK_CALL_BEGIN): _AFTER_MARKER,
-                    ("tag", DEEPSEEK_CALLS_END): _AFTER_MARKER + _STOP_RATHER_THAN_CALL_AGAIN,
-                    ("word", DEEPSEEK_SEP): _AFTER_WORD,
-                    ("close", DEEPSEEK_CALL_END): _AFTER_CLOSE,
-                }
+            boosts=_section_boosts(
+                DEEPSEEK_CALLS_BEGIN, DEEPSEEK_CALL_BEGIN, DEEPSEEK_SEP, DEEPSEEK_CALL_END, DEEPSEEK_CALLS_END
             ),
             preferences=_frozen(_NO_SPELLING),
         ),
@@ -331,14 +350,8 @@ FAMILIES: dict[str, Family] = {
             call=_KIMI_CALL,
             special_tokens=(KIMI_SECTION_BEGIN, KIMI_SECTION_END, KIMI_CALL_BEGIN, KIMI_ARGUMENT_BEGIN, KIMI_CALL_END),
             pieces=("functions.",),
-            boosts=_frozen(
-                {
-                    ("space", KIMI_SECTION_BEGIN): _START,
-                    ("tag", KIMI_CALL_BEGIN): _AFTER_MARKER,
-                    ("tag", KIMI_SECTION_END): _AFTER_MARKER + _STOP_RATHER_THAN_CALL_AGAIN,
-                    ("word", KIMI_ARGUMENT_BEGIN): _AFTER_WORD,  # after the index's digit
-                    ("close", KIMI_CALL_END): _AFTER_CLOSE,
-                }
+            boosts=_section_boosts(
+                KIMI_SECTION_BEGIN, KIMI_CALL_BEGIN, KIMI_ARGUMENT_BEGIN, KIMI_CALL_END, KIMI_SECTION_END
             ),
             preferences=_frozen(_NO_SPELLING),
         ),

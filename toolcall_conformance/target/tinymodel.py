@@ -233,11 +233,11 @@ PER_CHAR = 0.15  # prefer long tokens, so forced text such as '", "arguments": '
 WHOLE_PIECE = 3.0  # prefer whole words over the prefixes that the merges leave in the vocabulary
 
 
-def _context(text: str, chosen: Family | None = None) -> str:
+def _context(text: str, chosen: Family) -> str:
     """Class of the last token, by the character it ends with; a family's own tokens are tags unless it says."""
-    if chosen is not None and text in chosen.contexts:
+    if text in chosen.contexts:
         return chosen.contexts[text]
-    if chosen is not None and text in chosen.added_tokens:
+    if text in chosen.added_tokens:
         return "tag"
     if text in SPECIAL_TOKENS or text in MARKUP_TOKENS:
         return "tag"
