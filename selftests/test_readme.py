@@ -82,4 +82,4 @@ def test_the_configuration_table_is_the_committed_configuration_matrix():
         row = f"| {column['label']} | {counts} | {times} |"
         if row not in README:
             missing.append(row)
-    assert len(columns) == 24 and missing == []
+    assert len(columns) == 22 and missing == []  # the 24 of --configurations but two that depend on timing
