@@ -31,7 +31,6 @@ from typing import Any
 from .. import __version__
 from ..judging.verdict import JUDGED, Level
 from ..redact import map_strings
-from ..reporting.compare import run_expectations
 from . import document as matrix_document
 from .columns import VLLM_DEFAULT, Column
 from .run import ColumnRun, Status
@@ -45,7 +44,6 @@ _TARGET_FACTS = ("server_version", "packages", "startup_seconds")
 def build(run: ColumnRun, *, started: str, wall_seconds: float, command: str, out: Path, venvs: Path) -> dict[str, Any]:
     """The document of one column run, made by the same document.build a one-machine matrix uses."""
     one = matrix_document.build([run], started=started, wall_seconds=wall_seconds, command=command, out=out)
-    label = run.column.label
     document = {
         "format": FORMAT,
         "suite": __version__,
@@ -53,7 +51,7 @@ def build(run: ColumnRun, *, started: str, wall_seconds: float, command: str, ou
         "wall_seconds": one["wall_seconds"],
         "command": one["command"],
         "column": one["columns"][0],
-        "cells": {test: cells[label] for test, cells in one["tests"].items() if label in cells},
+        "cells": matrix_document.cells_of(run),
         "results": for_merging(run.results) if run.results is not None else None,
     }
     return without_machine_paths(document, out, venvs)
@@ -131,19 +129,15 @@ def load(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: an endpoint column's 'endpoint' is its URL")
     if results is not None and not (isinstance(results, dict) and isinstance(results.get("tests"), list)):
         raise ValueError(f"{path}: 'results' must be null or hold a list of 'tests'")
-    if document.get("cells") != _cells_of(entry["status"], results, path):
-        raise ValueError(f"{path}: its 'cells' are not the verdicts its 'results' give (was it edited?)")
-    return document
-
-
-def _cells_of(status: str, results: dict[str, Any] | None, path: Path) -> dict[str, Any]:
-    """The cells build writes for a column: its verdicts when it ran to its end, else none."""
-    if status != Status.RAN or results is None:
-        return {}
+    # The cells build wrote, made again the same way from the results that came along.
+    read_back = ColumnRun(column_of(entry), Status(entry["status"]), results=results)
     try:
-        return {test: matrix_document.cell(state) for test, state in run_expectations(results).items()}
+        cells = matrix_document.cells_of(read_back)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: its 'results' cannot be read as a run's verdicts: {exc!r}") from None
+    if document.get("cells") != cells:
+        raise ValueError(f"{path}: its 'cells' are not the verdicts its 'results' give (was it edited?)")
+    return document
 
 
 def column_of(entry: dict[str, Any]) -> Column:

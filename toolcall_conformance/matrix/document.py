@@ -27,15 +27,14 @@ FORMAT = "toolcall-conformance/matrix/1"
 def build(runs: Sequence[ColumnRun], *, started: str, wall_seconds: float, command: str, out: Path) -> dict[str, Any]:
     """The matrix document of a set of column runs (in column order)."""
     by_label = {run.column.label: run for run in runs}
-    # Only a column that ran to its end has verdicts to show; a cut-short one's partial results stay in its folder.
-    expectations = {run.column.label: run_expectations(run.results) for run in runs if _complete(run)}
+    expectations = {run.column.label: verdicts for run in runs if (verdicts := verdicts_of(run)) is not None}
     differences = []
     for before, after in compared_pairs([run.column for run in runs]):
         differences.append(_difference(by_label[before.label], by_label[after.label], expectations))
     tests: dict[str, dict[str, Any]] = {}
     for label, expected in expectations.items():
         for test, state in expected.items():
-            tests.setdefault(test, {})[label] = cell(state)
+            tests.setdefault(test, {})[label] = _cell(state)
     return {
         "format": FORMAT,
         "started": started,
@@ -50,6 +49,16 @@ def build(runs: Sequence[ColumnRun], *, started: str, wall_seconds: float, comma
 
 def _complete(run: ColumnRun) -> bool:
     return run.status == Status.RAN and run.results is not None
+
+
+def verdicts_of(run: ColumnRun) -> dict[str, Expected] | None:
+    """A column's verdicts as expectations; None unless it ran to its end (a cut-short one's stay in its folder)."""
+    return run_expectations(run.results) if _complete(run) and run.results is not None else None
+
+
+def cells_of(run: ColumnRun) -> dict[str, dict[str, Any]]:
+    """A column's cells as matrix.json's "tests" hold them: none unless it ran to its end."""
+    return {test: _cell(state) for test, state in (verdicts_of(run) or {}).items()}
 
 
 def _column_entry(run: ColumnRun, out: Path) -> dict[str, Any]:
@@ -72,7 +81,7 @@ def _column_entry(run: ColumnRun, out: Path) -> dict[str, Any]:
     return entry
 
 
-def cell(state: Expected) -> dict[str, Any]:
+def _cell(state: Expected) -> dict[str, Any]:
     """A test's cell of one column: its verdict, and the checks it failed when there are any."""
     cell: dict[str, Any] = {"verdict": state.verdict}
     if state.checks:
