@@ -55,7 +55,7 @@ from ..target.tinymodel import PARSERS
 from . import column_document, merge, page
 from . import document as matrix_document
 from .columns import DEFAULT_PARSER, RELEASES, STRICT_CHOICES, VLLM_DEFAULT, Column, configurations, plan
-from .run import ColumnRun, run_column
+from .run import COLUMN_SETTINGS, ColumnRun, run_column
 from .secrets import Secrets
 
 DEFAULT_OUT = Path("reports") / "matrix"
@@ -159,10 +159,9 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 # Options that choose, run or list columns: a --render or --merge runs none, so none of them goes with those.
 _RUNNING = ("release", "parser", "strict_level", "backend", "configurations", "endpoint", "column", "list")
-# Suite options that, among the pytest arguments after "--", would steer every column from outside: each column
-# sets them itself (its parser, strict level, backend, model, server), or they change what it judges (a baseline
-# makes known failures xfail). What to give the matrix instead.
-_STEERING = {
+# Among the pytest arguments after "--", a setting a column owns (run.COLUMN_SETTINGS) would steer every column
+# from outside; for each, what to give the matrix instead.
+_INSTEAD = {
     "target_parser": "give the matrix --parser",
     "target_strict_level": "give the matrix --strict-level",
     "target_backend": "give the matrix --backend",
@@ -224,8 +223,8 @@ def _one_of_configurations(args: argparse.Namespace) -> str | None:
 def _steering(suite_args: Sequence[str]) -> str | None:
     """A pytest argument after "--" that would override a column's own configuration, refused with what to use."""
     for index, word in enumerate(suite_args):
-        for name, instead in _STEERING.items():
-            option = OPTIONS_BY_NAME[name]
+        for name in COLUMN_SETTINGS:
+            option, instead = OPTIONS_BY_NAME[name], _INSTEAD[name]
             given = word == option.flag or word.startswith(option.flag + "=")
             following = suite_args[index + 1] if index + 1 < len(suite_args) else ""
             setting = following if word in _INI_OVERRIDES else _ini_override(word)

@@ -34,6 +34,7 @@ from typing import Any
 from ..data import INSTALL_TARGET_SCRIPT
 from ..invocation import pytest_args
 from ..reporting.results import RESULTS_FILE, death_of, load_results, tests_count, tests_of
+from ..settings import OPTIONS_BY_NAME
 from ..target.launcher import log_tail
 from .columns import Column
 
@@ -51,21 +52,25 @@ _EXIT_NAMES = {
     5: "no tests collected",
 }
 _ENDED = (0, 1)
-# Settings a column sets itself (its release columns run the shaped tiny model: the flavour too), or that would
-# make every column judge something else (a baseline turns known failures into xfail): none of them is taken
-# from the caller's environment. TCC_TARGET_ARGS is: it is how a machine gives every column's vLLM what it needs
-# there (a smaller --max-model-len, a KV cache size), and the README says it reaches every column.
+# The suite's settings a column owns: the ones it sets itself (its release columns run the shaped tiny model: the
+# flavour too), and the ones that would make every column judge something else (a baseline turns known failures
+# into xfail). Neither the caller's environment (_NOT_INHERITED, with the vLLM install's own) nor pytest
+# arguments (cli) may give them. TCC_TARGET_ARGS is inherited: it is how a machine gives every column's vLLM what
+# it needs there (a smaller --max-model-len, a KV cache size), and the README says it reaches every column.
+COLUMN_SETTINGS = (
+    "endpoint",
+    "target_flavour",
+    "target_parser",
+    "target_strict_level",
+    "target_backend",
+    "baseline",
+    "fail_on",
+)
 _NOT_INHERITED = (
-    "TCC_ENDPOINT",
     "TCC_VLLM_PYTHON",
     "TCC_VLLM_VENV",
     "TCC_VLLM_VERSION",
-    "TCC_TARGET_FLAVOUR",
-    "TCC_TARGET_PARSER",
-    "TCC_TARGET_STRICT_LEVEL",
-    "TCC_TARGET_BACKEND",
-    "TCC_BASELINE",
-    "TCC_FAIL_ON",
+    *(OPTIONS_BY_NAME[name].env_var for name in COLUMN_SETTINGS),
 )
 TAIL_LINES = 12
 
