@@ -60,7 +60,6 @@ FAULTS: dict[str, str] = {
     "args-not-object": 'arguments are "true"',
     "args-schema-violation": "arguments are an object that violates the tool's schema (when one exists)",
     "finish-reason-stop": 'required choice answers finish_reason "stop"',
-    "finish-reason-tool-calls-named": 'named choice answers finish_reason "tool_calls" (OpenAI answers "stop")',
     "stream-blocking-drift": "streamed arguments are other valid values than the blocking ones",
     "always-truncate": 'every answer is cut at half its last arguments, finish_reason "length", usage at max_tokens',
     "length-lie": 'complete answers say finish_reason "length"; usage counts what they hold, far below max_tokens',
@@ -104,6 +103,7 @@ FAULTS: dict[str, str] = {
     "status-429": "every completion answers 429 rate limited",
     "status-503": "every completion answers 503 service unavailable",
     "die-after-3": "three completions answered, then the listening socket closes (later ones: 500, refused)",
+    "drop-kept-alive": "a connection kept open after its first answer is closed with the next request unanswered",
 }
 STREAM_ONLY_FAULTS = frozenset(
     {
@@ -124,11 +124,13 @@ BENIGN: dict[str, str] = {
     "benign-charset": "content types with a charset parameter",
     "benign-usage-null": '"usage": null on every chunk that has no usage to give, and on blocking bodies',
     "benign-args-whitespace": "arguments with whitespace around and inside, streamed with a first fragment of it",
+    "benign-named-tool-calls": 'named choice answers finish_reason "tool_calls", as the reference says of any answer'
+    ' that called a tool (OpenAI itself answers "stop"; llama.cpp answers so)',
 }
 ROBUSTNESS_FAULTS = frozenset(
     {
         "hang-before-headers", "hang-mid-stream", "reset-mid-stream", "truncated-json-body",
-        "status-429", "status-503", "die-after-3",
+        "status-429", "status-503", "die-after-3", "drop-kept-alive",
     }
 )  # fmt: skip
 
@@ -625,7 +627,7 @@ PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
     "args-not-object": _set_on_calls("arguments", lambda call: "true"),
     "args-schema-violation": _args_schema_violation,
     "finish-reason-stop": _finish_reason_stop,
-    "finish-reason-tool-calls-named": _finish_reason_tool_calls_named,
+    "benign-named-tool-calls": _finish_reason_tool_calls_named,
     "stream-blocking-drift": _stream_blocking_drift,
     "always-truncate": _truncate,
     "length-lie": _length_lie,
@@ -1030,6 +1032,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.answered = 0  # requests answered on this connection (drop-kept-alive)
         # Headers and body go out in separate writes: without this, Nagle + delayed ACK add 40 ms to each.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.owner._track(self.connection, add=True)
@@ -1044,6 +1047,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the selftests read the wire, not the log."""
 
     def do_GET(self) -> None:
+        if self._dropped():
+            return
         owner = self.server.owner
         routes: dict[str, dict[str, Any]] = {
             "/v1/models": {"object": "list", "data": [owner.model_card()]},
@@ -1056,10 +1061,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"detail": "Not Found"})
 
     def do_POST(self) -> None:
+        if self._dropped():
+            return
         try:
             self._post()
         except (BrokenPipeError, ConnectionResetError):  # the client went away: nothing left to tell it
             self.close_connection = True
+
+    def _dropped(self) -> bool:
+        """drop-kept-alive: a request on a connection that has answered one already is read, then the connection
+        is closed without an answer, although that answer did not say Connection: close (llama.cpp's server does
+        so). Every other request counts as answered."""
+        if self.server.owner.fault != "drop-kept-alive" or not self.answered:
+            self.answered += 1
+            return False
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.close_connection = True
+        return True
 
     def _post(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -33,6 +33,7 @@ def _blocking(
     content: str | None = None,
     case: Case | None = None,
     usage: dict | None = None,
+    retries: list[dict] | None = None,
 ):
     case = case or Case(TOOLSET, "blocking", "required")
     body = {
@@ -54,6 +55,7 @@ def _blocking(
     exchange = Exchange(url="http://h/v1/chat/completions", request=request, stream=False, status=200)
     exchange.raw = json.dumps(body).encode()
     exchange.json_body = body
+    exchange.retries = retries or []
     return run_checks(case, exchange)
 
 
@@ -123,11 +125,13 @@ def test_a_cut_call_claimed_complete_is_named_as_such():
     assert "args.json" not in judged
 
 
-def test_named_choice_wants_stop_and_exactly_that_function():
+def test_named_choice_wants_stop_or_tool_calls_and_exactly_that_function():
     case = Case(TOOLSET, "blocking", "named")
-    assert _failed(_blocking([_call("get_forecast", '{"city": "A", "days": 1}')], finish="stop", case=case)) == set()
+    forecast = [_call("get_forecast", '{"city": "A", "days": 1}')]
+    assert _failed(_blocking(forecast, finish="stop", case=case)) == set()  # what OpenAI answers
+    assert _failed(_blocking(forecast, finish="tool_calls", case=case)) == set()  # what its reference says
     assert _failed(_blocking([_call("ping", "{}")], finish="stop", case=case)) == {"choice.named-call"}
-    assert _failed(_blocking([_call("get_forecast", '{"city": "A", "days": 1}')], case=case)) == {"finish.reason"}
+    assert _failed(_blocking(forecast, finish="content_filter", case=case)) == {"finish.reason"}
 
 
 def test_http_status_is_a_gate():
@@ -135,6 +139,19 @@ def test_http_status_is_a_gate():
     exchange = Exchange(url="u", request={"tools": list(TOOLS)}, stream=False, status=500, raw=b"boom")
     _, violations, judged = run_checks(case, exchange)
     assert [v.check for v in violations] == ["http.status"] and judged == ["http.status"]
+
+
+def test_a_dropped_connection_warns_with_its_evidence_and_an_overload_retry_does_not():
+    call = [_call("get_forecast", '{"city": "Dallas", "days": 5}')]
+    reason = "connection broke: RemoteProtocolError: Server disconnected without sending a response."
+    dropped = _blocking(call, retries=[{"status": None, "reason": reason, "waited": 0.0}])
+    assert [(v.check, v.level) for v in dropped[1]] == [("http.connection-reuse", Level.SHOULD)]
+    assert verdict_of(dropped[1], truncated=False) is Verdict.WARN
+    message = dropped[1][0].message
+    assert message.startswith("1 request(s) of this test got no answer") and reason in message
+    assert "resent on a new connection" in message and dropped[1][0].data == {"dropped": 1}
+    overloaded = [{"status": 503, "waited": 0.5}, {"status": 429, "waited": 1.0}]
+    assert _failed(_blocking(call, retries=overloaded)) == set()
 
 
 def test_schema_problems_are_sorted_and_readable():

@@ -94,7 +94,7 @@ EXPECTED: dict[str, tuple[str, dict]] = {
         SEED,
         merge(
             expect((REQUIRED, PARALLEL_OFF), BOTH, {"choice.required-call", "content.no-markup"}),
-            expect((NAMED,), BOTH, {"choice.named-call", "content.no-markup", "finish.reason"}),
+            expect((NAMED,), BOTH, {"choice.named-call", "content.no-markup"}),
         ),
     ),
     "markup-in-content": (SEED, expect(ALL_CHOICES, BOTH, {"content.no-markup"})),
@@ -121,7 +121,6 @@ EXPECTED: dict[str, tuple[str, dict]] = {
     "args-not-object": (SEED, expect(ALL_CHOICES, BOTH, {"args.json", "args.schema"})),
     "args-schema-violation": (SEED, expect(ALL_CHOICES, BOTH, {"args.schema"})),
     "finish-reason-stop": (SEED, expect((REQUIRED, PARALLEL_OFF), BOTH, {"finish.reason"})),
-    "finish-reason-tool-calls-named": (SEED, expect((NAMED,), BOTH, {"finish.reason"})),
     "stream-blocking-drift": (SEED, expect((EQUIVALENCE,), BOTH, {"equivalence.stream-blocking"})),
     "always-truncate": (  # an honest truncation: no check fires, with usage or without
         f"({SEED}) or ({USAGE})",
@@ -195,12 +194,20 @@ EXPECTED: dict[str, tuple[str, dict]] = {
     "bad-request-500": (BAD_REQUESTS, bad_requests_broken("reject.no-server-error")),
     "bad-request-wrong-error-shape": (BAD_REQUESTS, bad_requests_broken("reject.error-shape")),
     "lenient-names": (BAD_REQUESTS, bad_requests_accepted(*NAME_CASES)),
+    # One connection at a time (FAULT_OPTIONS), requests sent in test order, each choice's blocking one first: it
+    # gets a new connection, the streamed one after it is dropped on that connection and resent on a new one of its
+    # own, so the next blocking request again gets a new connection. Pairs compare those answers: no warning there.
+    "drop-kept-alive": (SEED, expect(ALL_CHOICES, STREAM, "warn:http.connection-reuse")),
     # The server dies after its first refusal: one test shows it; later ones could not even send theirs.
     "dies-after-bad-request": (
         f"{BAD_REQUESTS} and tools-empty",
         {"test_bad_requests[tools-empty]": {"reject.still-serving"}},
     ),
 }
+
+
+# Options a fault's run needs: one connection at a time makes which requests reuse a connection certain.
+FAULT_OPTIONS: dict[str, tuple[str, ...]] = {"drop-kept-alive": ("--concurrency=1",)}
 
 
 def run_against(pytester: pytest.Pytester, fault: str, *args: str) -> tuple[pytest.RunResult, dict]:
@@ -221,7 +228,7 @@ def _outcome(record: dict) -> object:
 @pytest.mark.parametrize("fault", list(EXPECTED))
 def test_fault_fails_exactly_its_checks(pytester: pytest.Pytester, fault: str):
     selection, expected = EXPECTED[fault]
-    result, document = run_against(pytester, fault, "-k", selection)
+    result, document = run_against(pytester, fault, *FAULT_OPTIONS.get(fault, ()), "-k", selection)
     records = {record["test"]: record for record in document["tests"]}
     assert records, result.stdout.str()
     outcomes = {test: _outcome(record) for test, record in records.items() if record["verdict"] != "pass"}
@@ -268,6 +275,22 @@ def test_the_sdk_s_own_requests_are_judged_like_the_suite_s(pytester: pytest.Pyt
     result, document = run_against(pytester, fault, "-m", "sdk_client")
     outcomes = {record["test"]: _outcome(record) for record in document["tests"] if record["verdict"] != "pass"}
     assert len(document["tests"]) == 4 and outcomes == SDK_CLIENT_EXPECTED[fault], result.stdout.str()[-3000:]
+
+
+def test_a_dropped_connection_warns_with_its_evidence_and_its_resend_is_judged(pytester: pytest.Pytester):
+    """Every curated test and bad request, connections shared as usual: a request dropped on a kept-alive connection
+    is resent on a new one (never another kept-alive one, which would drop it too) and judged by every check; the
+    drop alone warns, with the transport's words, in the test that sent it."""
+    result, document = run_against(pytester, "drop-kept-alive", "-k", "not generated")
+    warned = [record for record in document["tests"] if record["verdict"] == "warn"]
+    assert {record["verdict"] for record in document["tests"]} == {"pass", "warn"}, result.stdout.str()
+    assert {record["mode"] for record in warned} == {"blocking", "stream"}
+    for record in warned:
+        assert [violation["check"] for violation in record["violations"]] == ["http.connection-reuse"]
+        assert [retry["status"] for retry in record["retries"]] == [None]
+        message = record["violations"][0]["message"]
+        assert "Server disconnected without sending a response" in message and "resent on a new connection" in message
+    assert result.ret == 0
 
 
 @pytest.mark.parametrize("mode", list(BENIGN))

@@ -22,6 +22,7 @@ from ..inputs.cases import EMPTY_PARAMETERS, Case
 from ..inputs.strategies import Tool, keywords_used, schema_keywords
 from ..wire.client import TRANSPORT_BROKEN, TRANSPORT_TIMEOUT, Exchange, error_message
 from .answer import Answer, Call, answer_of
+from .checks import dropped_message, dropped_requests, http_connection_reuse
 from .judge import judge_exchange
 from .registry import Subject, Views, check
 from .schema import shorten, validator
@@ -253,9 +254,11 @@ class Tally:
     records: list[dict[str, Any]] = field(default_factory=list)
     finals: list[Example] = field(default_factory=list)
     judged: dict[str, None] = field(default_factory=dict)  # every check run on some example, in order
+    dropped: list[dict[str, Any]] = field(default_factory=list)  # requests resent after a dropped connection
 
     def add(self, example: Example, final: bool) -> None:
         self.outcomes[example.outcome.value] += 1
+        self.dropped += dropped_requests(example.exchange)
         self.judged.update(dict.fromkeys(example.judgement.judged))
         self.refused.update(example.refused)
         self.broken.update(example.broken)
@@ -292,22 +295,42 @@ def generated_refused(tally: Tally) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"refused {refused} of {examples} examples; keywords: {keywords}", {"keywords": dict(tally.refused)}
 
 
+def _dropped_connections(tally: Tally) -> list[Violation]:
+    """http.connection-reuse over every example's request, not only the minimal failure's: one warning."""
+    if not tally.dropped:
+        return []
+    message = dropped_message(tally.dropped, f"the {sum(tally.outcomes.values())} examples")
+    return [Violation(http_connection_reuse.id, http_connection_reuse.level, message, {"dropped": len(tally.dropped)})]
+
+
 def summary_judgement(test_id: str, tally: Tally, seed: int | str | None) -> Judgement:
-    """One judgement for a whole generated test: its minimal failure if any, else refusals, else a pass."""
+    """One judgement for a whole generated test: its minimal failure if any, else refusals and dropped
+    connections (SHOULDs: a warning), else a pass."""
     extra = tally.facts(seed)
     refusals = list(generated_refused.function(tally))
-    judged = [*tally.judged, generated_refused.id]
+    dropped = _dropped_connections(tally)
     if tally.finals:
         last = tally.finals[-1]
         others = [example.outcome.value for example in tally.finals[:-1]]
         note = f"{len(tally.finals)} minimal failing example(s): {', '.join([*others, last.outcome.value])}"
-        violations = [*last.judgement.violations, *refusals]
+        own = [violation for violation in last.judgement.violations if violation.check != http_connection_reuse.id]
+        violations = [*own, *dropped, *refusals]
         judgement = Judgement(test_id, last.judgement.verdict, violations, [*last.judgement.judged], note=note)
         if last.judgement.judged:
             judgement.judged.append(generated_refused.id)
+        _judged_drops(judgement, dropped)
         judgement.extra.update(extra, outcome=last.outcome.value)
         return judgement
-    judgement = Judgement(test_id, verdict_of(refusals, False), refusals, judged)
-    judgement.note = refusals[0].message if refusals else ""
-    judgement.extra.update(extra, outcome=(Outcome.REFUSED if refusals else Outcome.PASS).value)
+    lenient = [*refusals, *dropped]
+    judgement = Judgement(test_id, verdict_of(lenient, False), lenient, [*tally.judged, generated_refused.id])
+    _judged_drops(judgement, dropped)
+    judgement.note = lenient[0].message if lenient else ""
+    outcome = Outcome.REFUSED if refusals else Outcome.WARN if dropped else Outcome.PASS
+    judgement.extra.update(extra, outcome=outcome.value)
     return judgement
+
+
+def _judged_drops(judgement: Judgement, dropped: list[Violation]) -> None:
+    """A drop is judged even when no example got as far as the answer checks (a refusal, a 5xx)."""
+    if dropped and http_connection_reuse.id not in judgement.judged:
+        judgement.judged.insert(0, http_connection_reuse.id)

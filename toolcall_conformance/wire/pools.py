@@ -43,6 +43,7 @@ class ClientPools:
         pool_size: int = POOL_SIZE,
     ) -> None:
         context = tls_context(verify)  # one for all: each client would otherwise load the CA bundle (0.1 s here)
+        self._context, self._timeout = context, timeout
         count = max(1, math.ceil(concurrency / pool_size))
         sizes = [concurrency // count + (index < concurrency % count) for index in range(count)]
         self.clients: list[httpx.AsyncClient] = []
@@ -68,6 +69,13 @@ class ClientPools:
             yield client
         finally:
             self._free.put_nowait(client)
+
+    @contextlib.asynccontextmanager
+    async def fresh(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A client of its own for one request: a new connection, closed after it, whatever the pools hold."""
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits, timeout=self._timeout, verify=self._context) as client:
+            yield client
 
     async def aclose(self) -> None:
         for client in self.clients:
