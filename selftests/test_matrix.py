@@ -350,7 +350,7 @@ DEATH = "the server died at 01:00:00 UTC, after 1 good answers to 4 requests; la
             None,
             "9.9.1\nno engine\n",
             "did not start",
-            "no test got a verdict: pytest exited 1 (tests failed) and it wrote no results.json, so the embedded vLLM",
+            "no test got a verdict: pytest exited 1 (tests failed) and it wrote no results.json, so the embedded target",
             id="printed-nothing-of-the-server-and-judged-nothing",
         ),
     ],

@@ -23,6 +23,7 @@ from toolcall_conformance.reporting.compare import diff
 from toolcall_conformance.reporting.expectations import FORMAT, Change, Expected
 from toolcall_conformance.settings import Settings
 from toolcall_conformance.target.launcher import BACKENDS
+from toolcall_conformance.target.llamacpp import ENGINES
 
 SCHEMA = json.loads((REPO / "schemas" / "results.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -72,6 +73,7 @@ def test_enums_match_the_code():
     assert set(by_verdict) == {verdict.value for verdict in NOT_JUDGED}
     options, target = SCHEMA["properties"]["options"]["properties"], SCHEMA["properties"]["target"]["properties"]
     assert options["target_backend"]["enum"] == list(BACKENDS) == target["structured_outputs_backend"]["enum"]
+    assert options["target_engine"]["enum"] == list(ENGINES) == target["engine"]["enum"]
 
 
 def test_every_registered_check_id_matches_the_check_id_pattern():

@@ -2,7 +2,8 @@
 
   toolcall-conformance --endpoint=URL [PYTEST ARGS]   the suite against your server
   toolcall-conformance [--embedded] [PYTEST ARGS]     against the embedded target (vLLM's CPU build, tiny model)
-  toolcall-conformance install-target                install the embedded target, once
+  toolcall-conformance --target-engine=llamacpp       against the embedded llama.cpp target (the same tiny model)
+  toolcall-conformance install-target [--engine=E]   install the embedded target (vllm, or llamacpp), once
   toolcall-conformance COMMAND [ARGS]                 the other tools: compare, expectations, contract, ...
 
 Reports go to reports/ in the current directory (--report-dir changes that), pytest's cache to .pytest_cache
@@ -39,17 +40,36 @@ def main(argv: list[str] | None = None) -> int:
     if embedded and endpoint:
         return _usage_error("--embedded and --endpoint (or $TCC_ENDPOINT) exclude each other: choose one target")
     if not endpoint and not any(arg in NO_TARGET_NEEDED for arg in args):
-        problem = embedded_target_problem()
+        problem = embedded_target_problem(_engine(args))
         if problem:
             return _usage_error(problem)
     # pytest in this process's place: nothing of the suite is imported before it, signals and exit status are its.
     os.execv(sys.executable, [sys.executable, "-m", "pytest", *pytest_args(args, Path.cwd())])
 
 
-def embedded_target_problem() -> str | None:
+def _engine(args: list[str]) -> str:
+    """The engine the arguments (else $TCC_TARGET_ENGINE) ask for; an unknown one is the suite's to refuse."""
+    engine = os.environ.get("TCC_TARGET_ENGINE") or "vllm"
+    for previous, arg in zip(["", *args], args, strict=False):
+        if arg.startswith("--target-engine="):
+            engine = arg.removeprefix("--target-engine=")
+        elif previous == "--target-engine":
+            engine = arg
+    return engine
+
+
+def embedded_target_problem(engine: str = "vllm") -> str | None:
     """Why the embedded target cannot start here, as one line with what to do; None when it can."""
+    from .target import llamacpp
     from .target.launcher import DEFAULT_VLLM_VENV, INSTALL_HINT, find_vllm_python
 
+    if engine == "llamacpp":
+        if llamacpp.find_llamacpp_python() is None:
+            where = os.environ.get("TCC_LLAMACPP_PYTHON") or llamacpp.DEFAULT_LLAMACPP_VENV
+            return f"no --endpoint given and llama.cpp is not installed at {where}: {llamacpp.INSTALL_HINT}"
+        return None
+    if engine != "vllm":
+        return None  # the suite refuses it, naming the engines it knows
     if find_vllm_python() is None:
         where = os.environ.get("TCC_VLLM_PYTHON") or DEFAULT_VLLM_VENV
         return f"no --endpoint given and vLLM is not installed at {where}: {INSTALL_HINT}; or give --endpoint=URL"

@@ -45,6 +45,7 @@ from .reporting.report import RunRecorder
 from .reporting.results import is_generated
 from .settings import Settings, resolve
 from .target.embedded import EmbeddedTarget, EmbeddedTargetError
+from .target.llamacpp import ENGINE_NAMES
 from .wire.client import Exchange, send_with_follow_up
 from .wire.dispatch import Dispatcher
 from .wire.preflight import PreflightError, Target, preflight
@@ -194,9 +195,13 @@ class ConformanceSession:
         if self.embedded_error:
             raise EmbeddedTargetError(self.embedded_error)  # one failed start is enough: every worker gets it
         if self.embedded is None:
-            self._say_target(f"no --endpoint given: starting vLLM with the tiny {self.settings.target_flavour} model")
+            engine = self.settings.target_engine
+            self._say_target(
+                f"no --endpoint given: starting {ENGINE_NAMES.get(engine, engine)}"
+                f" with the tiny {self.settings.target_flavour} model"
+            )
             try:
-                self.embedded = EmbeddedTarget(self.settings, self.recorder.run_dir / "vllm.log", self._say_target)
+                self.embedded = EmbeddedTarget(self.settings, self.recorder.run_dir / f"{engine}.log", self._say_target)
                 self.embedded.start()
             except EmbeddedTargetError as exc:
                 self.embedded_error = str(exc)

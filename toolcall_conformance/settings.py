@@ -129,6 +129,13 @@ OPTIONS: tuple[Option, ...] = (
         MAX_UNJUDGED,
     ),
     Option(
+        "target_engine",
+        "embedded target's engine: vllm (vLLM's CPU build) or llamacpp (llama.cpp's server, the same tiny model as"
+        " GGUF; hermes, shaped and default settings only)",
+        str,
+        "vllm",
+    ),
+    Option(
         "target_flavour", "embedded target's model: shaped (useful answers) or random (random weights)", str, "shaped"
     ),
     Option(
@@ -186,6 +193,7 @@ class Settings:
     baseline: str | None
     fail_on: str
     max_unjudged: float
+    target_engine: str
     target_flavour: str
     target_parser: str
     target_strict_level: str | None

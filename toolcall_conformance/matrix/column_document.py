@@ -32,13 +32,13 @@ from .. import __version__
 from ..judging.verdict import JUDGED, Level
 from ..redact import map_strings
 from . import document as matrix_document
-from .columns import VLLM_DEFAULT, Column
+from .columns import VLLM, VLLM_DEFAULT, Column
 from .run import ColumnRun, Status
 
 FORMAT = "toolcall-conformance/matrix-column/1"
 FILE_NAME = "column.json"
 # The target facts a column's entry in matrix.json shows (document.build reads them from results.json).
-_TARGET_FACTS = ("server_version", "packages", "startup_seconds")
+_TARGET_FACTS = ("server_version", "engine_build", "packages", "startup_seconds")
 
 
 def build(run: ColumnRun, *, started: str, wall_seconds: float, command: str, out: Path, venvs: Path) -> dict[str, Any]:
@@ -151,6 +151,7 @@ def column_of(entry: dict[str, Any]) -> Column:
         parser=entry["tool_call_parser"],
         strict_level=None if strict_level == VLLM_DEFAULT else strict_level,
         backend=entry["structured_outputs_backend"],
+        engine=entry.get("engine", VLLM),
     )
 
 

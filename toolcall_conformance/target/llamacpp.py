@@ -1,0 +1,110 @@
+"""llama.cpp's own OpenAI-compatible server on loopback: the embedded target's second engine.
+
+The server is llama.cpp's tools/server as the xllamacpp wheel embeds it (prebuilt for CPU, no compile step),
+in a virtual environment of its own, started by serve_llamacpp.py in a child process, so that it is stopped
+with its process group like vLLM is. The model is the GGUF form of the tiny model vLLM serves (gguf.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..data import INSTALL_TARGET_COMMAND
+from .launcher import SERVED_MODEL_NAME, installed_packages
+from .process import ServerProcess
+
+XLLAMACPP_VERSION = "2026.10.11549"
+# xllamacpp's version ends with the llama.cpp build it embeds; its BUILD_INFO says build 0, commit unknown.
+LLAMACPP_BUILD = "b" + XLLAMACPP_VERSION.rsplit(".", 1)[1]
+ENGINES = ("vllm", "llamacpp")
+ENGINE_NAMES = {"vllm": "vLLM", "llamacpp": "llama.cpp"}
+INSTALL_COMMAND = f"{INSTALL_TARGET_COMMAND} --engine=llamacpp"
+INSTALL_HINT = (
+    f"install the embedded llama.cpp target (xllamacpp {XLLAMACPP_VERSION}, llama.cpp {LLAMACPP_BUILD}, in its own"
+    f" virtual environment) with: {INSTALL_COMMAND}"
+)
+SERVE_SCRIPT = Path(__file__).resolve().parent / "serve_llamacpp.py"
+REPORTED_PACKAGES = ("xllamacpp",)
+# Requests decoded at once, each with vLLM's --max-model-len of context: the suite sends up to --concurrency
+# requests at a time, and a slot-less request waits in llama.cpp's queue.
+SLOTS = 1
+SLOT_CONTEXT = 16384
+
+
+def _default_venv() -> Path:
+    configured = os.environ.get("TCC_LLAMACPP_VENV")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "toolcall-conformance" / f"xllamacpp-{XLLAMACPP_VERSION}"
+
+
+DEFAULT_LLAMACPP_VENV: Path = _default_venv()
+
+
+def find_llamacpp_python() -> Path | None:
+    """The Python that has xllamacpp: $TCC_LLAMACPP_PYTHON, else the default venv's bin/python if it exists."""
+    configured = os.environ.get("TCC_LLAMACPP_PYTHON")
+    if configured:
+        path = Path(configured).expanduser()
+        return path if path.exists() else None
+    candidate = _default_venv() / "bin" / "python"
+    return candidate if candidate.exists() else None
+
+
+class LlamaCppTarget(ServerProcess):
+    """llama.cpp's server for one GGUF file on a free loopback port; a context manager."""
+
+    engine = "llama.cpp"
+    install_hint = INSTALL_HINT
+
+    def __init__(
+        self,
+        *,
+        python: Path,
+        model_path: Path,
+        log_path: Path,
+        startup_timeout: float = 240.0,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(python=python, log_path=log_path, startup_timeout=startup_timeout, progress=progress)
+        self.model_path = Path(model_path)
+
+    def command(self, port: int) -> list[str]:
+        """The server's command line."""
+        return [
+            str(self.python),
+            str(SERVE_SCRIPT),
+            "--model",
+            str(self.model_path),
+            "--alias",
+            SERVED_MODEL_NAME,
+            "--port",
+            str(port),
+            "--slots",
+            str(SLOTS),
+            "--slot-context",
+            str(SLOT_CONTEXT),
+        ]
+
+    def environment(self) -> dict[str, str]:
+        """The server's environment: the venv's Python, plain unbuffered logs, no llama.cpp settings of the caller."""
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("PYTHONPATH", "PYTHONHOME") and not key.startswith("LLAMA_ARG_")
+        }
+        env.update(
+            {
+                "VIRTUAL_ENV": str(self.python.parent.parent),
+                "PATH": os.pathsep.join([str(self.python.parent), env.get("PATH", "")]),
+                "NO_COLOR": "1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def packages(self) -> dict[str, str]:
+        """The versions that decide what a request gets: xllamacpp, whose version names llama.cpp's build."""
+        return installed_packages(self.python, REPORTED_PACKAGES)
