@@ -27,9 +27,10 @@ INSTALL_HINT = (
 )
 SERVE_SCRIPT = Path(__file__).resolve().parent / "serve_llamacpp.py"
 REPORTED_PACKAGES = ("xllamacpp",)
-# Requests decoded at once, each with vLLM's --max-model-len of context: the suite sends up to --concurrency
-# requests at a time, and a slot-less request waits in llama.cpp's queue.
-SLOTS = 1
+# Requests decoded at once: llama-server's own default (--parallel -1, "auto": 4 slots sharing one KV cache;
+# tools/server/server.cpp of b11549, lines 168-172), each with vLLM's --max-model-len of context. More requests
+# than slots wait in llama.cpp's queue.
+SLOTS = 4
 SLOT_CONTEXT = 16384
 
 

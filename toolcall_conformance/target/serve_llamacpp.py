@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="the GGUF file")
     parser.add_argument("--alias", required=True, help="the model name the server answers to")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--slots", type=int, default=8, help="requests decoded at once (llama-server --parallel)")
+    parser.add_argument("--slots", type=int, default=4, help="requests decoded at once (llama-server --parallel)")
     parser.add_argument("--slot-context", type=int, default=16384, help="context tokens of each slot")
     args = parser.parse_args(argv)
 
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     params.port = args.port
     params.use_jinja = True  # the template's tool calls: without it llama.cpp serves no tools at all
     params.n_parallel = args.slots
-    params.n_ctx = args.slots * args.slot_context  # one KV cache, split evenly between the slots
+    params.kv_unified = True  # one KV cache for all slots, as llama-server's default of 4 slots has
+    params.n_ctx = args.slots * args.slot_context
     server = xllamacpp.Server(params)
     print(f"serve_llamacpp: xllamacpp {xllamacpp.__version__} listening on {server.listening_address}", flush=True)
     received = signal.sigwait(stopping)
