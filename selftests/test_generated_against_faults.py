@@ -348,3 +348,36 @@ def test_a_death_before_any_failing_example_leaves_the_test_not_run(tmp_path: Pa
     with pytest.raises(NotRun) as stopped:
         run.check(TOOLS, "blocking", "required")
     assert run.finish(stopped=stopped.value.judgement).verdict is Verdict.NOT_RUN
+
+
+def test_a_failure_that_does_not_come_back_every_time_stops_shrinking_at_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every other request fails (a 500), whatever the example: Hypothesis would shrink it for five minutes."""
+    import hypothesis
+    from hypothesis import strategies as st
+
+    from toolcall_conformance import generated_run
+
+    monkeypatch.setattr(generated_run, "example_budget", lambda: 30)
+    sent = {"count": 0}
+    refused = exchange_of("blocking", 400, b'{"error": {"message": "no"}}')
+    broken = exchange_of("blocking", 500, b'{"error": {"message": "boom"}}')
+
+    def send(body: dict[str, Any]) -> Exchange:
+        sent["count"] += 1
+        return broken if sent["count"] % 2 else refused
+
+    run = GeneratedRun("test_generated[x]", send, OPTIONS, _Recorder(tmp_path))
+
+    @hypothesis.settings(max_examples=20, database=None, deadline=None, derandomize=True)
+    @hypothesis.given(st.integers(min_value=0, max_value=10**6))
+    def flaky(number: int) -> None:
+        run.check(TOOLS, "blocking", "required")
+
+    with pytest.raises(BaseException) as stopped:  # GeneratedFailure, or Hypothesis's own word for a flaky test
+        flaky()
+    judgement = run.finish(failure=stopped.value)
+    assert sent["count"] <= 30 + 2  # the budget, and Hypothesis's last replays of the smallest failure
+    assert run.tally.over_budget > 0 and run.tally.finals
+    assert "shrinking stopped at the test's budget of" in judgement.note and "may not be minimal" in judgement.note

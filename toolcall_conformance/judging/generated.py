@@ -255,6 +255,7 @@ class Tally:
     finals: list[Example] = field(default_factory=list)
     judged: dict[str, None] = field(default_factory=dict)  # every check run on some example, in order
     dropped: list[dict[str, Any]] = field(default_factory=list)  # requests resent after a dropped connection
+    over_budget: int = 0  # shrinking candidates rejected unsent: the test had sent its budget of examples
 
     def add(self, example: Example, final: bool) -> None:
         self.outcomes[example.outcome.value] += 1
@@ -313,6 +314,12 @@ def summary_judgement(test_id: str, tally: Tally, seed: int | str | None) -> Jud
         last = tally.finals[-1]
         others = [example.outcome.value for example in tally.finals[:-1]]
         note = f"{len(tally.finals)} minimal failing example(s): {', '.join([*others, last.outcome.value])}"
+        if tally.over_budget:
+            sent = sum(tally.outcomes.values())
+            note += (
+                f"; shrinking stopped at the test's budget of {sent} examples (the failure did not come back every"
+                " time: it may depend on timing), so the example may not be minimal"
+            )
         own = [violation for violation in last.judgement.violations if violation.check != http_connection_reuse.id]
         violations = [*own, *dropped, *refusals]
         judgement = Judgement(test_id, last.judgement.verdict, violations, [*last.judgement.judged], note=note)
