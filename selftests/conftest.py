@@ -34,25 +34,26 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {description}")
 
 
+def _engine_python(python: Path | None, engine: str, variables: str, hint: str, required_by: str) -> Path:
+    """An engine's Python; the test is skipped without one, and fails when the required_by variable is set."""
+    if python is None:
+        message = f"no {engine} environment (set {variables}); {hint}"
+        if os.environ.get(required_by):
+            pytest.fail(f"{message}; {required_by} is set, so {engine} must be there", pytrace=False)
+        pytest.skip(message)
+    return python
+
+
 @pytest.fixture
 def vllm_python() -> Path:
     """The Python of the installed vLLM; the test is skipped without one (fails when $TCC_REQUIRE_VLLM is set)."""
-    python = find_vllm_python()
-    if python is None:
-        message = f"no vLLM environment (set TCC_VLLM_PYTHON or TCC_VLLM_VENV); {INSTALL_HINT}"
-        if os.environ.get(REQUIRE_VLLM):
-            pytest.fail(f"{message}; {REQUIRE_VLLM} is set, so vLLM must be there", pytrace=False)
-        pytest.skip(message)
-    return python
+    return _engine_python(find_vllm_python(), "vLLM", "TCC_VLLM_PYTHON or TCC_VLLM_VENV", INSTALL_HINT, REQUIRE_VLLM)
 
 
 @pytest.fixture
 def llamacpp_python() -> Path:
     """The Python that has xllamacpp; the test is skipped without one (fails when $TCC_REQUIRE_LLAMACPP is set)."""
-    python = llamacpp.find_llamacpp_python()
-    if python is None:
-        message = f"no llama.cpp environment (set TCC_LLAMACPP_PYTHON or TCC_LLAMACPP_VENV); {llamacpp.INSTALL_HINT}"
-        if os.environ.get(REQUIRE_LLAMACPP):
-            pytest.fail(f"{message}; {REQUIRE_LLAMACPP} is set, so llama.cpp must be there", pytrace=False)
-        pytest.skip(message)
-    return python
+    variables = "TCC_LLAMACPP_PYTHON or TCC_LLAMACPP_VENV"
+    return _engine_python(
+        llamacpp.find_llamacpp_python(), "llama.cpp", variables, llamacpp.INSTALL_HINT, REQUIRE_LLAMACPP
+    )

@@ -27,9 +27,8 @@ from .tinymodel import (
     _markup_tokens,
     _special_tokens,
     _vocab_and_merges,
+    bigram_weights,
     chat_template,
-    token_contexts,
-    token_logits,
 )
 
 ALIGNMENT = 32
@@ -123,20 +122,7 @@ def llamacpp_family(parser: str = "hermes") -> Family:
 
 def _shaped_tensors(parser: str) -> dict[str, tuple[list[int], bytes]]:
     """tinymodel's bigram weights in llama.cpp's names: attention and feed-forward write nothing."""
-    shaped = llamacpp_family(parser)
-    logits = token_logits(shaped)
-    contexts = token_contexts(shaped)
-    vocab = len(contexts)
-    embed = [0.0] * (vocab * HIDDEN)
-    for token, context in enumerate(contexts):
-        embed[token * HIDDEN + context] = 1.0
-    # The final RMSNorm scales a unit vector to sqrt(HIDDEN); the output row of each token holds its logit
-    # in every context class, divided by that.
-    norm = HIDDEN**0.5
-    output = [0.0] * (vocab * HIDDEN)
-    for context, row in enumerate(logits):
-        for token, logit in enumerate(row):
-            output[token * HIDDEN + context] = logit / norm
+    vocab, embed, output = bigram_weights(llamacpp_family(parser))
     head_dim = HIDDEN // HEADS
     ones = _f32([1.0] * HIDDEN)
 

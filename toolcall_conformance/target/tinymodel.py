@@ -350,21 +350,28 @@ def _zeros(*shape: int) -> tuple[list[int], bytes]:
     return list(shape), bytes(2 * math.prod(shape))
 
 
-def _shaped_tensors(parser: str) -> dict[str, tuple[list[int], bytes]]:
-    """Weights of a bigram model: attention and MLP write nothing, so the residual is the embedding."""
+def bigram_weights(parser: str | Family = "hermes") -> tuple[int, list[float], list[float]]:
+    """The vocabulary's size, and the embedding and output matrices ([vocab][HIDDEN], row-major) of the bigram model.
+
+    Token t embeds as the unit vector of its context class c; the final RMSNorm scales it to sqrt(HIDDEN), so
+    output column c, divided by that, holds the logits for that context."""
     logits = token_logits(parser)
     contexts = token_contexts(parser)
     vocab = len(contexts)
-    # Token t embeds as the unit vector of its context class c; the final RMSNorm scales it to
-    # sqrt(HIDDEN), so lm_head column c, divided by that, holds the logits for that context.
     embed = [0.0] * (vocab * HIDDEN)
     for token, context in enumerate(contexts):
         embed[token * HIDDEN + context] = 1.0
     norm = math.sqrt(HIDDEN)
-    lm_head = [0.0] * (vocab * HIDDEN)
+    output = [0.0] * (vocab * HIDDEN)
     for context, row in enumerate(logits):
         for token, logit in enumerate(row):
-            lm_head[token * HIDDEN + context] = logit / norm
+            output[token * HIDDEN + context] = logit / norm
+    return vocab, embed, output
+
+
+def _shaped_tensors(parser: str) -> dict[str, tuple[list[int], bytes]]:
+    """Weights of a bigram model: attention and MLP write nothing, so the residual is the embedding."""
+    vocab, embed, lm_head = bigram_weights(parser)
     tensors = {
         "model.embed_tokens.weight": ([vocab, HIDDEN], _bf16(embed)),
         "model.norm.weight": ([HIDDEN], _bf16([1.0] * HIDDEN)),
