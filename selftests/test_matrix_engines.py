@@ -142,3 +142,10 @@ def test_the_merge_puts_the_llamacpp_column_after_vllms_whatever_order_the_files
     merged, _ = merge.runs([folder])
     assert [run.column for run in merged] == columns
     assert merge.ordered([Column(label=LLAMACPP_LABEL, release=LLAMACPP_BUILD, engine="llamacpp")]) == columns[1:]
+
+
+def test_a_llamacpp_column_gets_no_vllm_arguments() -> None:
+    from toolcall_conformance.matrix.run import _without_vllm_arguments
+
+    given = ["-m", "stream", "--target-args=--enforce-eager", "--target-args", "--max-model-len 4096", "-x"]
+    assert _without_vllm_arguments(given) == ["-m", "stream", "-x"]

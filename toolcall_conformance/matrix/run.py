@@ -55,9 +55,10 @@ _EXIT_NAMES = {
 _ENDED = (0, 1)
 # The suite's settings a column owns: the ones it sets itself (its release columns run the shaped tiny model: the
 # flavour too), and the ones that would make every column judge something else (a baseline turns known failures
-# into xfail). Neither the caller's environment (_NOT_INHERITED, with the vLLM install's own) nor pytest
+# into xfail). Neither the caller's environment (_NOT_INHERITED, with the engines' installs' own) nor pytest
 # arguments (cli) may give them. TCC_TARGET_ARGS is inherited: it is how a machine gives every column's vLLM what
-# it needs there (a smaller --max-model-len, a KV cache size), and the README says it reaches every column.
+# it needs there (a smaller --max-model-len, a KV cache size), and the README says it reaches every vLLM column;
+# a llama.cpp column, whose target refuses vLLM's arguments, does not get it (run_column).
 COLUMN_SETTINGS = (
     "endpoint",
     "target_engine",
@@ -178,6 +179,8 @@ def run_column(
     if latest.is_symlink():
         latest.unlink()  # an earlier run's results.json is never taken for this one's
     before = time.time()
+    if column.engine == LLAMACPP:
+        suite_args = _without_vllm_arguments(suite_args)
     command = [sys.executable, "-m", "pytest", *pytest_args([*suite_args, f"--report-dir={reports}"], Path.cwd())]
     started = time.monotonic()
     suite_log = where / "suite.log"
@@ -203,6 +206,20 @@ def run_column(
         logs = _logs(suite.tail, suite_log, _server_log(reports, before) if column.release else None)
         run.status, run.reason = _fate_without_verdicts(column, suite.status, run.results is not None, logs)
     return run
+
+
+def _without_vllm_arguments(suite_args: Sequence[str]) -> list[str]:
+    """The pytest arguments without --target-args: vLLM's arguments, which llama.cpp's target refuses."""
+    kept: list[str] = []
+    skip_next = False
+    for word in suite_args:
+        if skip_next:
+            skip_next = False
+        elif word == "--target-args":
+            skip_next = True
+        elif not word.startswith("--target-args="):
+            kept.append(word)
+    return kept
 
 
 def _fate_of_results(results: dict[str, Any], status: int, tail: Sequence[str], log: Path) -> tuple[Status, str]:
