@@ -95,7 +95,8 @@ def test_the_distributions_carry_the_tests_the_data_and_the_install_script(insta
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert {"tests/test_required.py", "schemas/tools/weather-seed.json", "scripts/install-target"} <= names
     package = next(installed.venv.glob("lib/python*/site-packages/toolcall_conformance"))
-    for part in ("suite/test_user_generated.py", "schemas/tools/toolset.schema.json", "installer/lib/steps.sh"):
+    parts = ("suite/test_user_generated.py", "schemas/tools/toolset.schema.json", "installer/lib/steps.sh")
+    for part in (*parts, "target/serve_llamacpp.py"):
         assert (package / part).is_file(), part
     assert not (package.parent / "tests").exists()  # nothing lands as a top-level "tests" package
 
@@ -148,7 +149,28 @@ def test_without_an_endpoint_or_a_target_it_says_in_one_line_how_to_install_one(
     assert "toolcall-conformance install-target" in line and "--endpoint=URL" in line and "no-vllm-here" in line
     assert not (elsewhere / "reports").exists()
     helped = installed.run(["toolcall-conformance", "install-target", "--help"], elsewhere)
-    assert helped.returncode == 0 and "TCC_VLLM_VENV" in helped.stdout
+    assert helped.returncode == 0 and "TCC_VLLM_VENV" in helped.stdout and "--engine=llamacpp" in helped.stdout
+    asked = ["toolcall-conformance", "--target-engine=llamacpp"]
+    done = installed.run(asked, elsewhere, TCC_LLAMACPP_VENV=str(elsewhere / "no-llamacpp-here"))
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    (line,) = done.stderr.strip().splitlines()
+    assert "toolcall-conformance install-target --engine=llamacpp" in line and "no-llamacpp-here" in line
+
+
+@pytest.mark.llamacpp
+def test_the_installed_command_runs_the_suite_against_the_embedded_llamacpp(
+    installed: Installed, elsewhere: Path, llamacpp_python: Path
+) -> None:
+    """A bare install (no "local" extra: llama.cpp's model needs no tokenizers package) serves the seed scenario."""
+    command = ["toolcall-conformance", "--target-engine=llamacpp", "-q", "-k", "weather-seed and not generated"]
+    done = installed.run(command, elsewhere, TCC_LLAMACPP_PYTHON=str(llamacpp_python))
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
+    document = results_of(elsewhere)
+    assert document["target"]["engine"] == "llamacpp" and document["target"]["engine_build"] == "b11549"
+    assert str(llamacpp_python) in document["target"]["command"]
+    assert len(document["tests"]) >= 10 and all(
+        record["verdict"] in ("pass", "warn", "fail") for record in document["tests"]
+    )
 
 
 def test_inside_a_user_s_own_repository_the_plugin_runs_the_suite_and_leaves_their_tests_alone(
