@@ -138,7 +138,8 @@ def test_http_status_is_a_gate():
     case = Case(TOOLSET, "blocking", "required")
     exchange = Exchange(url="u", request={"tools": list(TOOLS)}, stream=False, status=500, raw=b"boom")
     _, violations, judged = run_checks(case, exchange)
-    assert [v.check for v in violations] == ["http.status"] and judged == ["http.status"]
+    # Only the drop of a kept-alive connection is judged before it: it needs no answer.
+    assert [v.check for v in violations] == ["http.status"] and judged == ["http.connection-reuse", "http.status"]
 
 
 def test_a_dropped_connection_warns_with_its_evidence_and_an_overload_retry_does_not():
@@ -152,6 +153,16 @@ def test_a_dropped_connection_warns_with_its_evidence_and_an_overload_retry_does
     assert "resent on a new connection" in message and dropped[1][0].data == {"dropped": 1}
     overloaded = [{"status": 503, "waited": 0.5}, {"status": 429, "waited": 1.0}]
     assert _failed(_blocking(call, retries=overloaded)) == set()
+
+
+def test_a_dropped_connection_is_reported_when_the_resend_fails_too():
+    """http.status is a gate: the drop is judged before it, so a resend answered 500 still shows it."""
+    case = Case(TOOLSET, "blocking", "required")
+    retries = [{"status": None, "reason": "connection broke: RemoteProtocolError: no response", "waited": 0.0}]
+    exchange = Exchange(url="u", request={"tools": list(TOOLS)}, stream=False, status=500, raw=b"boom", retries=retries)
+    _, violations, judged = run_checks(case, exchange)
+    assert [v.check for v in violations] == ["http.connection-reuse", "http.status"]
+    assert judged == ["http.connection-reuse", "http.status"]
 
 
 def test_schema_problems_are_sorted_and_readable():
@@ -194,7 +205,8 @@ def test_equivalence_is_type_strict():
 
 
 def test_the_answer_checks_run_in_the_catalogue_s_order_whichever_module_was_imported_first():
-    """The gate checks (http.status first) stop the rest; a module imported before judge.py must not reorder them."""
+    """The gate checks (http.status first, after the drop check that needs no answer) stop the rest; a module imported
+    before judge.py must not reorder them."""
     import subprocess
     import sys
 
@@ -203,7 +215,7 @@ def test_the_answer_checks_run_in_the_catalogue_s_order_whichever_module_was_imp
         "from toolcall_conformance.judging.catalogue import checks_of\n"
         "from toolcall_conformance.judging.registry import Subject, registered\n"
         "assert [c.id for c in registered(Subject.ANSWER)] == [c.id for c in checks_of(Subject.ANSWER)]\n"
-        "assert registered(Subject.ANSWER)[0].id == 'http.status'\n"
+        "assert [c.id for c in registered(Subject.ANSWER)[:2]] == ['http.connection-reuse', 'http.status']\n"
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -123,12 +123,12 @@ def test_without_the_timing_dependent_entry_the_same_run_regresses(tmp_path: Pat
     assert cli.main(["--merge", str(merged), "--out", str(tmp_path / "out"), "--expect", str(committed)]) == 1
 
 
-def test_results_without_checks_judges_each_test_again_from_what_is_left() -> None:
+def test_results_without_checks_judges_each_failure_again_from_the_must_checks_left() -> None:
     results = _results({"a": [CREATED], "b": [CREATED, REUSE], "c": [CREATED, NAMED], "d": [REUSE]})
     left = matrix_document.results_without(results, frozenset({"stream.chunk-created"}))
     assert [(record["test"], record["verdict"]) for record in left["tests"]] == [
         ("a", "pass"),
-        ("b", "warn"),
+        ("b", "pass"),
         ("c", "fail"),
         ("d", "warn"),
     ]
@@ -149,3 +149,18 @@ def test_a_llamacpp_column_gets_no_vllm_arguments() -> None:
 
     given = ["-m", "stream", "--target-args=--enforce-eager", "--target-args", "--max-model-len 4096", "-x"]
     assert _without_vllm_arguments(given) == ["-m", "stream", "-x"]
+
+
+def test_only_a_must_check_can_be_named_timing_dependent(tmp_path: Path) -> None:
+    committed = _committed([_llamacpp_run(COMMITTED)], tmp_path / "committed.json")
+    document = json.loads(committed.read_text())
+    document["timing_dependent"] = {LLAMACPP_LABEL: {"http.connection-reuse": "a warning: never a regression"}}
+    committed.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"names http\.connection-reuse: only a MUST check can be named"):
+        matrix_document.load(committed)
+
+
+def test_a_warning_beside_a_timing_dependent_failure_is_no_change() -> None:
+    """Both sides alike: a committed cell keeps no SHOULD check, so the run's warning beside it is not compared."""
+    left = matrix_document.results_without(_results({"a": [CREATED, REUSE], "b": [REUSE]}), frozenset({CREATED[0]}))
+    assert [(record["test"], record["verdict"]) for record in left["tests"]] == [("a", "pass"), ("b", "warn")]

@@ -66,7 +66,8 @@ def embedded_target_problem(engine: str = "vllm") -> str | None:
     if engine == "llamacpp":
         if llamacpp.find_llamacpp_python() is None:
             where = os.environ.get("TCC_LLAMACPP_PYTHON") or llamacpp.DEFAULT_LLAMACPP_VENV
-            return f"no --endpoint given and llama.cpp is not installed at {where}: {llamacpp.INSTALL_HINT}"
+            said = f"no --endpoint given and llama.cpp is not installed at {where}: {llamacpp.INSTALL_HINT}"
+            return f"{said}; or give --endpoint=URL"
         return None
     if engine != "vllm":
         return None  # the suite refuses it, naming the engines it knows

@@ -148,8 +148,9 @@ class GeneratedRun:
         drawn_from: the user's tool set the tools were drawn from, whose conversation asks for them."""
         __tracebackhide__ = True  # the failure message says it all; the frames of this module do not help
         final = is_final_example()
-        if not final and sum(self.tally.outcomes.values()) >= example_budget():
-            self.tally.over_budget += 1
+        budget = example_budget()
+        if not final and sum(self.tally.outcomes.values()) >= budget:
+            self.tally.over_budget, self.tally.budget = self.tally.over_budget + 1, budget
             hypothesis.reject()  # unsent: the shrinker goes on to its end with what it has
         case = generated_case(tools, mode, choice, named_index, drawn_from=drawn_from)
         example = classify(self.test_id, case, self.send(case.body(self.options)), self.death(), self.views)

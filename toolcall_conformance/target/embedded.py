@@ -38,7 +38,7 @@ class EmbeddedTargetError(RuntimeError):
 
 
 class EmbeddedTarget:
-    """The tiny model served by vLLM for one run; stop() removes the server and the model folder."""
+    """The tiny model served by vLLM or llama.cpp for one run; stop() removes the server and the model folder."""
 
     def __init__(self, settings: Settings, log_path: Path, say: Callable[[str], None]) -> None:
         if settings.target_engine not in llamacpp.ENGINES:
@@ -94,7 +94,7 @@ class EmbeddedTarget:
         )
 
     def start(self) -> str:
-        """Start vLLM and return its base URL; EmbeddedTargetError (with the log's tail) when it fails."""
+        """Start the engine and return its base URL; EmbeddedTargetError (with the log's tail) when it fails."""
         try:
             return self.server.start()
         except TargetError as exc:

@@ -27,6 +27,7 @@ from .tinymodel import (
     _markup_tokens,
     _special_tokens,
     _vocab_and_merges,
+    bf16_rounded,
     bigram_weights,
     chat_template,
 )
@@ -105,12 +106,15 @@ def _tokens(parser: str) -> tuple[list[str], array, list[str]]:
     return texts + special + markup, types, [f"{left} {right}" for left, right in merges]
 
 
-# Under "required", vLLM's grammar forces the call from the answer's first token; llama.cpp's lets text come
-# first and starts the call's grammar at its trigger word, <tool_call> (common/chat.cpp). So the model opens the
-# call itself after the prompt's last "\n", as a qwen3_coder model does under vLLM; the pieces that close JSON
-# and end a line count as closing, so that a value ending with one is not taken for the answer's start. This is
-# the one difference from the model vLLM serves, and it lies where vLLM's grammar leaves the model no choice.
-OPENS_THE_CALL = {("space", "<tool_call>"): 20.0, ("tag", "\n{"): 12.0}
+# Under "required", vLLM's grammar forces the call from the answer's first token, and what follows a call; llama.cpp's
+# lets text come first and starts the call's grammar at its trigger, <tool_call> and a line break (common/chat.cpp).
+# So the GGUF model makes those choices itself: it opens the call after the prompt's last "\n", as a qwen3_coder
+# model does under vLLM, goes on with "\n{", and after "</tool_call>" starts another call about 12 times in 100
+# (a line break, then <tool_call>) where it would otherwise stop, as the hermes model does under vLLM (families.py,
+# _STOP_RATHER_THAN_CALL_AGAIN): so parallel_tool_calls=false is put to the test. The pieces that close JSON and
+# end a line count as closing, so that a value ending with one is not taken for the answer's start. These are the
+# differences from the model vLLM serves, and they lie where vLLM's grammar leaves the model no choice.
+OPENS_THE_CALL = {("space", "<tool_call>"): 20.0, ("tag", "\n{"): 12.0, ("tag", "\n"): 8.5}
 CLOSERS = {'"}\n': "close", "}\n": "close"}
 
 
@@ -122,7 +126,9 @@ def llamacpp_family(parser: str = "hermes") -> Family:
 
 def _shaped_tensors(parser: str) -> dict[str, tuple[list[int], bytes]]:
     """tinymodel's bigram weights in llama.cpp's names: attention and feed-forward write nothing."""
+    # Rounded as vLLM's bfloat16 safetensors are, so that both engines compute with the same numbers.
     vocab, embed, output = bigram_weights(llamacpp_family(parser))
+    embed, output = bf16_rounded(embed), bf16_rounded(output)
     head_dim = HIDDEN // HEADS
     ones = _f32([1.0] * HIDDEN)
 

@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--slots", type=int, default=4, help="requests decoded at once (llama-server --parallel)")
     parser.add_argument("--slot-context", type=int, default=16384, help="context tokens of each slot")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads that decode (llama-server --threads; -1: a core each)"
+    )
     args = parser.parse_args(argv)
 
     # Block the stopping signals before the server's threads start, so that they inherit the mask and only
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     params.n_parallel = args.slots
     params.kv_unified = True  # one KV cache for all slots, as llama-server's default of 4 slots has
     params.n_ctx = args.slots * args.slot_context
+    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = args.threads
     server = xllamacpp.Server(params)
     print(f"serve_llamacpp: xllamacpp {xllamacpp.__version__} listening on {server.listening_address}", flush=True)
     received = signal.sigwait(stopping)

@@ -346,6 +346,14 @@ def _bf16(values: Iterable[float]) -> bytes:
     return halves.tobytes()
 
 
+def bf16_rounded(values: Iterable[float]) -> list[float]:
+    """The values as _bf16 stores them, read back as floats: what vLLM computes with."""
+    halves = array("H", _bf16(values))
+    if sys.byteorder != "little":
+        halves.byteswap()
+    return list(array("f", array("I", (half << 16 for half in halves)).tobytes()))
+
+
 def _zeros(*shape: int) -> tuple[list[int], bytes]:
     return list(shape), bytes(2 * math.prod(shape))
 
