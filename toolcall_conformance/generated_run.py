@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, Phase
 
 from .inputs.cases import Choice, Mode, ToolSet
 from .inputs.strategies import Tool, generated_case
-from .judging.generated import Example, Outcome, Tally, classify, summary_judgement
+from .judging.generated import BudgetSpent, Example, Outcome, Tally, classify, summary_judgement
 from .judging.registry import Views
 from .judging.sdk import sdk_view
 from .judging.verdict import Judgement, Verdict
@@ -33,8 +33,8 @@ from .wire.client import Exchange
 EXAMPLES_UNDER = {"ci": 20, "thorough": 500}
 # A failure that does not come back every time it is sent (a check that depends on timing, as llama.cpp's per-chunk
 # `created` does) keeps Hypothesis shrinking until its own limit, five minutes of it: measured against llama.cpp,
-# one test sent 5157 examples in 330 s. A test sends at most this many examples per example it generates; past
-# that, the shrinker's candidates are rejected unsent and the smallest failure found so far is reported.
+# one test sent 5157 examples in 330 s. A test sends at most this many examples per example it generates; there it
+# stops (BudgetSpent) and reports the last failure it met, the smallest the shrinker had reached.
 SHRINK_BUDGET_PER_EXAMPLE = 25
 
 
@@ -134,6 +134,7 @@ class GeneratedRun:
         self.replay_of, self.seed_of, self.death, self.views = replay, seed_of, death, views
         self.tally = Tally()
         self.first_failure: Example | None = None  # kept for a server that dies while Hypothesis shrinks it
+        self.last_failure: Example | None = None  # kept for a test that spends its budget of examples shrinking
 
     @property
     def seed(self) -> int | str | None:
@@ -150,13 +151,12 @@ class GeneratedRun:
         final = is_final_example()
         budget = example_budget()
         if not final and sum(self.tally.outcomes.values()) >= budget:
-            self.tally.over_budget, self.tally.budget = self.tally.over_budget + 1, budget
-            hypothesis.reject()  # unsent: the shrinker goes on to its end with what it has
+            raise BudgetSpent(budget)
         case = generated_case(tools, mode, choice, named_index, drawn_from=drawn_from)
         example = classify(self.test_id, case, self.send(case.body(self.options)), self.death(), self.views)
         self.tally.add(example, final)
         if example.failed:
-            self.first_failure = self.first_failure or example
+            self.first_failure, self.last_failure = self.first_failure or example, example
             seed, replay = self.seed, self.replay_of(self.seed)
             reproducer = self._write_reproducer(example, seed, replay) if final else None
             message = self.recorder.scrub(explain(example, seed, reproducer, replay))
@@ -170,15 +170,20 @@ class GeneratedRun:
         path = self.recorder.write_json(self._reproducer_name(example), example_reproducer(example, seed, replay))
         return os.path.relpath(path)
 
-    def finish(self, failure: BaseException | None = None, stopped: Judgement | None = None) -> Judgement:
+    def finish(
+        self, failure: BaseException | None = None, stopped: Judgement | None = None, spent: BudgetSpent | None = None
+    ) -> Judgement:
         """Write generated/<test>.json and return the test's one judgement for results.json.
 
-        failure: what stopped the test, if it raised; stopped: the not-run judgement of a server's death."""
+        failure: what stopped the test, if it raised; stopped: the not-run judgement of a server's death; spent: the
+        test sent its budget of examples while shrinking a failure."""
         log = log_document(self.test_id, self.tally, self.seed)
         self.recorder.write_json(f"generated/{file_stem(self.test_id)}.json", log, indent=1)
         extra = self.tally.facts(self.seed)
         if stopped is not None:
             return self._stopped_by_death(stopped, extra)
+        if spent is not None and self.last_failure is not None:
+            return self._stopped_at_budget(self.last_failure, spent.budget, extra)
         if failure is not None and not self.tally.finals:  # not the server's failure: Hypothesis, or the suite
             note = f"the generated test stopped: {type(failure).__name__}: {failure}"
             return Judgement(self.test_id, Verdict.ERROR, note=note, extra={**extra, "outcome": Outcome.ERROR.value})
@@ -186,6 +191,23 @@ class GeneratedRun:
         if self.tally.finals:
             judgement.reproducer = os.path.relpath(self.recorder.run_dir / self._reproducer_name(self.tally.finals[-1]))
         return judgement
+
+    def _stopped_at_budget(self, example: Example, budget: int, extra: dict[str, Any]) -> Judgement:
+        """The last failure met while shrinking, reported as it is: the budget stopped the shrinker there."""
+        seed, replay = self.seed, self.replay_of(self.seed)
+        note = (
+            f"{example.outcome.value} example, shrinking stopped at the test's budget of {budget} examples (the failure"
+            " did not come back every time it was sent: it may depend on timing), so it may not be minimal"
+        )
+        return Judgement(
+            self.test_id,
+            example.judgement.verdict,
+            list(example.judgement.violations),
+            list(example.judgement.judged),
+            note=note,
+            reproducer=self._write_reproducer(example, seed, replay),
+            extra={**extra, "outcome": example.outcome.value},
+        )
 
     def _stopped_by_death(self, stopped: Judgement, extra: dict[str, Any]) -> Judgement:
         """The server died: not run, unless an example of this test had failed first (maybe killing it).

@@ -27,7 +27,7 @@ from .inputs.bad_requests import BadRequest, follow_up_body
 from .inputs.cases import Case, Pair, ToolSet
 from .inputs.params import case_params, pair_params
 from .inputs.toolsets import ToolSetError, run_toolsets
-from .judging.generated import NotRun
+from .judging.generated import BudgetSpent, NotRun
 from .judging.judge import judge_exchange, judge_pair
 from .judging.judge import warm_up as warm_up_judging
 from .judging.refusal import judge_refusal
@@ -464,6 +464,9 @@ class ConformanceSession:
             result = yield
         except NotRun as stopped:
             self.conclude(run.finish(stopped=stopped.judgement))
+            raise
+        except BudgetSpent as spent:
+            self.conclude(run.finish(spent=spent))  # a failure fails the test here, with its last example
             raise
         except Exception as failure:  # a generated failure (or a group of them), or whatever else stopped the test
             self.conclude(run.finish(failure=failure), failure)

@@ -62,6 +62,17 @@ class NotRun(unittest.SkipTest):
         self.judgement = judgement
 
 
+class BudgetSpent(unittest.SkipTest):
+    """A generated test sent its budget of examples (generated_run.example_budget) while Hypothesis shrank a failure.
+
+    A skip exception, as NotRun, so that Hypothesis stops at once: rejecting the shrinker's further candidates
+    instead would make its replay of the failure "flaky". The session concludes the test with its last failure."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(f"the test sent its budget of {budget} examples")
+        self.budget = budget
+
+
 # ---------------------------------------------------------------- one example
 
 
@@ -255,8 +266,6 @@ class Tally:
     finals: list[Example] = field(default_factory=list)
     judged: dict[str, None] = field(default_factory=dict)  # every check run on some example, in order
     dropped: list[dict[str, Any]] = field(default_factory=list)  # requests resent after a dropped connection
-    over_budget: int = 0  # shrinking candidates rejected unsent: the test had sent its budget of examples
-    budget: int = 0  # that budget, once reached
 
     def add(self, example: Example, final: bool) -> None:
         self.outcomes[example.outcome.value] += 1
@@ -315,11 +324,6 @@ def summary_judgement(test_id: str, tally: Tally, seed: int | str | None) -> Jud
         last = tally.finals[-1]
         others = [example.outcome.value for example in tally.finals[:-1]]
         note = f"{len(tally.finals)} minimal failing example(s): {', '.join([*others, last.outcome.value])}"
-        if tally.over_budget:
-            note += (
-                f"; shrinking stopped at the test's budget of {tally.budget} examples (the failure did not come back"
-                " every time: it may depend on timing), so the example may not be minimal"
-            )
         own = [violation for violation in last.judgement.violations if violation.check != http_connection_reuse.id]
         violations = [*own, *dropped, *refusals]
         judgement = Judgement(test_id, last.judgement.verdict, violations, [*last.judgement.judged], note=note)
