@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -147,8 +148,12 @@ def test_unavailable_parsers_are_refused_with_their_reason(tmp_path: Path) -> No
         with pytest.raises(ValueError, match=re.escape(reason)):
             build_model(tmp_path / parser, "shaped", parser)
     lines = families.describe()
-    assert len(lines) == len(FAMILIES) + len(UNAVAILABLE)
-    assert all(line.startswith(f"{parser}: ") for parser, line in zip([*FAMILIES, *UNAVAILABLE], lines, strict=True))
+    assert len(lines) == len(FAMILIES) + len(UNAVAILABLE) + len(families.REASONING)
+    said = [*FAMILIES, *UNAVAILABLE, *(f"--reasoning-parser {name}" for name in families.REASONING)]
+    assert all(
+        line.startswith(f"{parser}: ") or line.startswith(f"{parser} (")
+        for parser, line in zip(said, lines, strict=True)
+    )
 
 
 # How each parser finds the calls of an assistant turn, written here from vLLM 0.32.0's parsers: the template
@@ -255,7 +260,7 @@ def test_every_family_has_a_reader() -> None:
     assert set(READERS) == set(PARSERS)
 
 
-def _render(parser: str, messages: list[dict], tools: list[dict]) -> str:
+def _render(parser: str | families.Family, messages: list[dict], tools: list[dict]) -> str:
     pytest.importorskip("jinja2", reason="jinja2 is not installed in this environment")
     from jinja2.ext import loopcontrols
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -498,5 +503,112 @@ def test_vllm_parses_the_required_call_of_each_family(tmp_path: Path, vllm_pytho
         _check_path(FAMILIES[parser], choice)
         streamed, reasons = _streamed_calls(_post(target.base_url, {**body, "stream": True}))
         assert streamed and reasons == ["tool_calls"], (streamed, reasons)
+        for call in streamed.values():
+            _check_call(call["name"], call["arguments"])
+
+
+# ---------------------------------------------------------------- thinking models
+
+
+THINKING = [(parser, reasoning) for reasoning, item in families.REASONING.items() for parser in item.families]
+
+
+@pytest.mark.parametrize(("parser", "reasoning"), THINKING)
+def test_a_thinking_model_has_the_think_markers_and_opens_its_thought_in_the_prompt(
+    tmp_path: Path, parser: str, reasoning: str
+) -> None:
+    folder = build_model(tmp_path, "shaped", parser, reasoning)
+    tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    # vLLM's reasoning parsers look the markers up as single ids; the thought comes in several tokens, so a
+    # stream carries it over several deltas.
+    thought = families.THINK_START + "".join(families.THOUGHT) + families.THINK_END
+    assert tokenizer.encode(thought).tokens == [families.THINK_START, *families.THOUGHT, families.THINK_END]
+    template = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))["chat_template"]
+    chosen = families.model_family(parser, reasoning)
+    assert template == tinymodel.chat_template(chosen)
+    prompt = _render(chosen, [{"role": "user", "content": "Hi"}], [WEATHER])
+    assert prompt.endswith("<|im_start|>assistant\n" + families.THINK_START)
+    # The plain family's model does not think: its answer starts right after the prompt's "\n".
+    assert _render(parser, [{"role": "user", "content": "Hi"}], [WEATHER]).endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize(("parser", "reasoning"), THINKING)
+def test_the_thought_follows_one_path_and_ends_where_the_plain_model_starts(parser: str, reasoning: str) -> None:
+    chosen = families.model_family(parser, reasoning)
+    texts = tinymodel._decoded_vocab(chosen)
+    rows = tinymodel.token_logits(chosen)
+    contexts = tinymodel.token_contexts(chosen)
+    path = [families.THINK_START, *families.THOUGHT, families.THINK_END]
+    for before, after in itertools.pairwise(path):
+        row = rows[contexts[texts.index(before)]]
+        assert max(range(len(row)), key=row.__getitem__) == texts.index(after), (before, after)
+        assert row[texts.index(after)] - sorted(row)[-2] > 15  # as good as sure: the thought never wanders
+    # After </think> the model stands where the plain model stands after the prompt's "\n".
+    assert tinymodel.CONTEXTS[contexts[texts.index(families.THINK_END)]] == "space"
+    # Outside the thought, its tokens are never written: no argument picks them up.
+    space = rows[tinymodel.CONTEXTS.index("space")]
+    assert all(space[texts.index(token)] == tinymodel.NEVER for token in path)
+
+
+def test_a_reasoning_parser_is_refused_with_a_family_it_does_not_think_for(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="served with tool-call parser glm45, not 'hermes'"):
+        build_model(tmp_path / "a", "shaped", "hermes", "glm45")
+    with pytest.raises(ValueError, match="no thinking model for reasoning parser 'gptoss'"):
+        build_model(tmp_path / "b", "shaped", "hermes", "gptoss")
+
+
+def _stream_parts(raw: bytes) -> list[tuple[str, str]]:
+    """What a stream's deltas carry in order, as (field, text): reasoning, content and tool-call arguments."""
+    parts = []
+    for line in raw.decode().splitlines():
+        if not line.startswith("data: {"):
+            continue
+        for choice in json.loads(line[len("data: ") :])["choices"]:
+            delta = choice["delta"]
+            for name in ("reasoning", "reasoning_content", "content"):
+                if delta.get(name):
+                    parts.append((name, delta[name]))
+            for call in delta.get("tool_calls") or []:
+                parts.append(("tool_calls", (call.get("function") or {}).get("arguments") or ""))
+    return parts
+
+
+@pytest.mark.vllm
+@pytest.mark.parametrize(("parser", "reasoning"), THINKING)
+def test_vllm_serves_the_call_after_the_thought(tmp_path: Path, vllm_python: Path, parser: str, reasoning: str) -> None:
+    """The model reaches the grammar after its thought: vLLM puts the thought in `reasoning` and parses the call."""
+    model = build_model(tmp_path / "model", "shaped", parser, reasoning)
+    body = {
+        "model": "tiny-llama",
+        "messages": SEED_MESSAGES,
+        "tools": [WEATHER],
+        "tool_choice": "required",
+        "max_tokens": 256,
+        "seed": 1,
+    }
+    target = LocalTarget(
+        python=vllm_python,
+        model_dir=model,
+        log_path=tmp_path / "vllm.log",
+        load_format=load_format("shaped"),
+        tool_call_parser=parser,
+        reasoning_parser=reasoning,
+    )
+    thought = "".join(families.THOUGHT).strip()
+    with target:
+        choice = json.loads(_post(target.base_url, body))["choices"][0]
+        message = choice["message"]
+        assert choice["finish_reason"] == "tool_calls", choice
+        assert (message.get("reasoning") or "").strip() == thought, message
+        assert message["tool_calls"], message
+        for call in message["tool_calls"]:
+            _check_call(call["function"]["name"], call["function"]["arguments"])
+        parts = _stream_parts(_post(target.base_url, {**body, "stream": True}))
+        fields = [name for name, _ in parts]
+        first_call = fields.index("tool_calls")
+        assert fields[:first_call] == ["reasoning"] * first_call and first_call >= 2, parts
+        assert "".join(text for name, text in parts if name == "reasoning").strip() == thought
+        streamed, reasons = _streamed_calls(_post(target.base_url, {**body, "stream": True}))
+        assert reasons == ["tool_calls"] and streamed, (streamed, reasons)
         for call in streamed.values():
             _check_call(call["name"], call["arguments"])

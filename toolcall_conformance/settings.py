@@ -145,6 +145,12 @@ OPTIONS: tuple[Option, ...] = (
         str,
         "hermes",
     ),
+    Option(
+        "target_reasoning_parser",
+        "embedded target's --reasoning-parser, the tiny model then thinking before it calls: qwen3 or deepseek_r1"
+        " (with hermes), glm45 (with glm45); default: none, the model does not think",
+        str,
+    ),
     Option("target_strict_level", "embedded target's --tool-strict-level: auto, function or parameter", str),
     Option(
         "target_backend",
@@ -196,6 +202,7 @@ class Settings:
     target_engine: str
     target_flavour: str
     target_parser: str
+    target_reasoning_parser: str | None
     target_strict_level: str | None
     target_backend: str
     target_args: str

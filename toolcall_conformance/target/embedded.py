@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..settings import Settings
 from . import llamacpp
+from .families import model_family
 from .gguf import build_gguf
 from .launcher import (
     AUTO_BACKEND,
@@ -28,6 +29,7 @@ from .tinymodel import FLAVOURS, PARSERS, build_model, load_format
 LLAMACPP_ONLY = {"target_parser": "hermes", "target_flavour": "shaped"}
 NOT_FOR_LLAMACPP = {
     "target_strict_level": (None, "a strict level is vLLM's"),
+    "target_reasoning_parser": (None, "a reasoning parser is vLLM's; the llama.cpp model does not think"),
     "target_backend": (AUTO_BACKEND, "llama.cpp has one grammar engine"),
     "target_args": ("", "they are vLLM's arguments"),
 }
@@ -51,6 +53,15 @@ class EmbeddedTarget:
             raise EmbeddedTargetError(f"--target-args {settings.target_args!r}: {exc}") from None
         if settings.target_parser not in PARSERS:
             raise EmbeddedTargetError(f"--target-parser must be one of {', '.join(PARSERS)}")
+        if settings.target_reasoning_parser is not None:
+            try:
+                model_family(settings.target_parser, settings.target_reasoning_parser)
+            except ValueError as exc:
+                raise EmbeddedTargetError(f"--target-reasoning-parser: {exc}") from None
+            if settings.target_flavour != "shaped":
+                raise EmbeddedTargetError(
+                    "--target-reasoning-parser needs --target-flavour=shaped: random weights never end a thought"
+                )
         if settings.target_strict_level not in (None, *STRICT_LEVELS):
             raise EmbeddedTargetError(f"--target-strict-level must be one of {', '.join(STRICT_LEVELS)}")
         if settings.target_backend not in BACKENDS:
@@ -79,13 +90,16 @@ class EmbeddedTarget:
         if python is None:
             raise EmbeddedTargetError(f"no --endpoint given and vLLM is not installed: {INSTALL_HINT}")
         self._folder = tempfile.TemporaryDirectory(prefix="tcc-model-")
-        model_dir = build_model(Path(self._folder.name), self.flavour, settings.target_parser)
+        model_dir = build_model(
+            Path(self._folder.name), self.flavour, settings.target_parser, settings.target_reasoning_parser
+        )
         self.server = LocalTarget(
             python=python,
             model_dir=model_dir,
             log_path=log_path,
             load_format=load_format(self.flavour),
             tool_call_parser=settings.target_parser,
+            reasoning_parser=settings.target_reasoning_parser,
             strict_level=settings.target_strict_level,
             backend=settings.target_backend,
             extra_args=extra_args,
@@ -122,6 +136,7 @@ class EmbeddedTarget:
         return {
             **common,
             "tool_call_parser": server.tool_call_parser,
+            "reasoning_parser": server.reasoning_parser,
             "strict_level": server.strict_level or "auto (vLLM's default)",
             "structured_outputs_backend": server.backend,
             "packages": installed_packages(server.python),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -47,6 +47,10 @@ class Family:
     boosts: Mapping[tuple[str, str], float] = field(default_factory=_frozen)  # (context, token text) -> logit
     preferences: Mapping[tuple[str, str], float] = field(default_factory=_frozen)  # (context, kind) -> value
     contexts: Mapping[str, str] = field(default_factory=_frozen)  # token text -> context class (own tokens: "tag")
+    # Context classes of the family's own, each a row of NEVER but for its boosts: a fixed path of tokens.
+    own_contexts: tuple[str, ...] = ()
+    answer_prefix: str = ""  # what the generation prompt opens the answer with (a thinking family: <think>)
+    reasoning_parser: str | None = None  # the --reasoning-parser that reads a thinking family's answers
 
     @property
     def added_tokens(self) -> tuple[str, ...]:
@@ -394,6 +398,88 @@ UNAVAILABLE: dict[str, str] = {
 }
 
 
+# Thinking: a family's model that thinks before it calls, served with a --reasoning-parser beside the tool-call
+# parser. The generation prompt opens the thought with <think>, as Qwen3's and DeepSeek-R1's templates do; the
+# shaped model writes a fixed thought of its own tokens, closes it with </think> and from there on stands where
+# the plain model stands at the start of its answer ("space"), so its calls are the plain family's. vLLM leaves
+# the thought unconstrained and starts the tool-call grammar after </think> (the reasoning parser says where).
+THINK_START = "<think>"
+THINK_END = "</think>"
+# Plain added tokens, as <think> is in Qwen3's tokenizer: decoding keeps them. The thought's tokens are "never"
+# outside it, so no argument picks them up, and there are several, so a stream carries it over several deltas.
+THOUGHT = ("\nThe user asks", " for something", " a function can do,", " so I call it.\n")
+_THOUGHT_STEP = 20.0  # each token of the thought follows the one before it, as good as surely
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    """A --reasoning-parser the tiny model can think for, and the tool-call families it is served with."""
+
+    parser: str
+    families: tuple[str, ...]
+    note: str
+
+
+REASONING: dict[str, Reasoning] = {
+    item.parser: item
+    for item in (
+        Reasoning(
+            parser="qwen3",
+            families=("hermes",),
+            note="<think>...</think> then hermes calls (Qwen3, QwQ); vLLM's Qwen3 engine beside the hermes parser",
+        ),
+        Reasoning(
+            parser="deepseek_r1",
+            families=("hermes",),
+            note="<think>...</think> read by the token-pair parser (DeepSeek-R1 and its distills) beside hermes",
+        ),
+        Reasoning(
+            parser="glm45",
+            families=("glm45",),
+            note="<think>...</think> then GLM-4.5 calls; one engine (Glm47MoeParser) reads both",
+        ),
+    )
+}
+
+
+def thinking(chosen: Family, reasoning_parser: str) -> Family:
+    """The family's model that writes THOUGHT between <think> and </think> before it calls, for that parser."""
+    path = (THINK_START, *THOUGHT)
+    steps = tuple(f"thinking {position}" for position in range(len(path)))
+    follows = (*THOUGHT, THINK_END)
+    return replace(
+        chosen,
+        note=f"{chosen.note}; thinks first ({REASONING[reasoning_parser].note})",
+        markup_tokens=(*chosen.markup_tokens, THINK_START, THINK_END, *THOUGHT),
+        boosts=_frozen(
+            {**chosen.boosts, **{(step, after): _THOUGHT_STEP for step, after in zip(steps, follows, strict=True)}}
+        ),
+        contexts=_frozen({**chosen.contexts, **dict(zip(path, steps, strict=True)), THINK_END: "space"}),
+        own_contexts=(*chosen.own_contexts, *steps),
+        answer_prefix=THINK_START,
+        reasoning_parser=reasoning_parser,
+    )
+
+
+def model_family(parser: str, reasoning_parser: str | None = None) -> Family:
+    """The family the tiny model is built as for a tool-call parser and, if one, a reasoning parser it thinks for.
+
+    ValueError naming the reason when there is none."""
+    chosen = family(parser)
+    if reasoning_parser is None:
+        return chosen
+    if reasoning_parser not in REASONING:
+        raise ValueError(
+            f"no thinking model for reasoning parser {reasoning_parser!r}; expected one of {', '.join(REASONING)}"
+        )
+    served = REASONING[reasoning_parser].families
+    if parser not in served:
+        raise ValueError(
+            f"reasoning parser {reasoning_parser!r} is served with tool-call parser {' or '.join(served)}, not {parser!r}"
+        )
+    return thinking(chosen, reasoning_parser)
+
+
 def family(parser: str) -> Family:
     """The family served with --tool-call-parser PARSER; ValueError naming the reason when there is none."""
     if parser in FAMILIES:
@@ -409,4 +495,8 @@ def describe() -> list[str]:
         tokens = " ".join(item.added_tokens) or "-"
         lines.append(f"{item.parser}: {item.path}; tokens added: {tokens}; {item.note}")
     lines += [f"{parser}: unavailable: {reason}" for parser, reason in UNAVAILABLE.items()]
+    lines += [
+        f"--reasoning-parser {item.parser} (with {', '.join(item.families)}): {item.note}"
+        for item in REASONING.values()
+    ]
     return lines

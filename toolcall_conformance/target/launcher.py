@@ -86,6 +86,7 @@ class LocalTarget(ServerProcess):
         log_path: Path,
         load_format: str,
         tool_call_parser: str = "hermes",
+        reasoning_parser: str | None = None,
         strict_level: str | None = None,
         backend: str = AUTO_BACKEND,
         extra_args: Sequence[str] = (),
@@ -100,6 +101,7 @@ class LocalTarget(ServerProcess):
         self.model_dir = Path(model_dir)
         self.load_format = load_format
         self.tool_call_parser = tool_call_parser
+        self.reasoning_parser = reasoning_parser
         self.strict_level = strict_level
         self.backend = backend
         self.extra_args = tuple(extra_args)
@@ -133,6 +135,9 @@ class LocalTarget(ServerProcess):
             # No torch.compile warm-up: starts in about half the time, same tokens for this tiny model.
             "--enforce-eager",
         ]
+        if self.reasoning_parser is not None:
+            # vLLM hands it to structured outputs too, which hold the tool-call grammar back until the thought ends.
+            args += ["--reasoning-parser", self.reasoning_parser]
         if self.strict_level is not None:
             args += ["--tool-strict-level", self.strict_level]
         if self.backend != AUTO_BACKEND:

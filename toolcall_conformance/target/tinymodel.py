@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .families import FAMILIES, Family, family
+from .families import FAMILIES, Family, family, model_family
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -122,6 +122,10 @@ def _vocab_and_merges(chosen: Family) -> tuple[dict[str, int], list[tuple[str, s
     return vocab, merges
 
 
+def _chosen(parser: str | Family) -> Family:
+    return parser if isinstance(parser, Family) else family(parser)
+
+
 def _special_tokens(chosen: Family) -> tuple[str, ...]:
     return SPECIAL_TOKENS + chosen.special_tokens
 
@@ -130,12 +134,12 @@ def _markup_tokens(chosen: Family) -> tuple[str, ...]:
     return MARKUP_TOKENS + chosen.markup_tokens
 
 
-def build_tokenizer(parser: str = "hermes") -> Tokenizer:
+def build_tokenizer(parser: str | Family = "hermes") -> Tokenizer:
     """Byte-level BPE tokenizer: every text encodes; the family's markup and the chat markers are single tokens."""
     # Imported here: tokenizers is an optional dependency (the "local" extra).
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    chosen = family(parser)
+    chosen = _chosen(parser)
     vocab, merges = _vocab_and_merges(chosen)
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     # No regex split: merges may span punctuation and spaces, e.g. '", "arguments": '.
@@ -153,9 +157,9 @@ def build_tokenizer(parser: str = "hermes") -> Tokenizer:
 PARSERS = tuple(FAMILIES)
 
 
-def chat_template(parser: str = "hermes") -> str:
+def chat_template(parser: str | Family = "hermes") -> str:
     """The Jinja chat template whose tool calls read as --tool-call-parser PARSER expects them."""
-    chosen = family(parser)
+    chosen = _chosen(parser)
     return (
         chosen.macros + '{%- set nl = "\\n" -%}'
         '{%- set has_system = messages and messages[0].role == "system" -%}'
@@ -184,16 +188,18 @@ def chat_template(parser: str = "hermes") -> str:
         "{%- if loop.last or loop.nextitem.role != \"tool\" -%}{{- '<|im_end|>' ~ nl -}}{%- endif -%}"
         "{%- endif -%}"
         "{%- endfor -%}"
-        "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant' ~ nl -}}{%- endif -%}"
+        "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant' ~ nl"
+        + (f" ~ '{chosen.answer_prefix}'" if chosen.answer_prefix else "")
+        + " -}}{%- endif -%}"
     )
 
 
 CHAT_TEMPLATE = chat_template("hermes")
 
 
-def _decoded_vocab(parser: str = "hermes") -> list[str]:
+def _decoded_vocab(parser: str | Family = "hermes") -> list[str]:
     """Text of every token id, in id order (a lone byte of a multi-byte character decodes to U+FFFD)."""
-    chosen = family(parser)
+    chosen = _chosen(parser)
     alphabet = _byte_alphabet()
     to_byte = {ch: b for b, ch in enumerate(alphabet)}
     vocab, _ = _vocab_and_merges(chosen)
@@ -272,14 +278,10 @@ def _kind(text: str, added: frozenset[str] = frozenset()) -> str:
     return "punct"
 
 
-def _chosen(parser: str | Family) -> Family:
-    return parser if isinstance(parser, Family) else family(parser)
-
-
 def token_logits(parser: str | Family = "hermes") -> list[list[float]]:
     """The shaped model's logits: one row per context class, one column per token id."""
     chosen = _chosen(parser)
-    texts = _decoded_vocab(chosen.parser)
+    texts = _decoded_vocab(chosen)
     added = frozenset(chosen.added_tokens)
     kinds = [_kind(text, added) for text in texts]
     whole = set(PIECES)
@@ -289,8 +291,8 @@ def token_logits(parser: str | Family = "hermes") -> list[list[float]]:
         bonus.append(extra + (WHOLE_PIECE if text in whole and kind == "word" else 0.0))
     ids = {text: token for token, text in enumerate(texts)}
     rows = []
-    for context in CONTEXTS:
-        base = dict(zip(KINDS, PREFERENCE[context], strict=True))
+    for context in contexts_of(chosen):
+        base = dict(zip(KINDS, PREFERENCE.get(context, (NEVER,) * len(KINDS)), strict=True))
         base.update({kind: value for (where, kind), value in chosen.preferences.items() if where == context})
         words = sum(math.exp(base["word"] + b) for b, k in zip(bonus, kinds, strict=True) if k == "word")
         for (where, kind), factor in WORD_MASS_FACTOR.items():
@@ -304,10 +306,17 @@ def token_logits(parser: str | Family = "hermes") -> list[list[float]]:
     return rows
 
 
+def contexts_of(parser: str | Family = "hermes") -> tuple[str, ...]:
+    """The context classes of a family's model: the shared ones, then the family's own (rows of NEVER but for
+    their boosts)."""
+    return CONTEXTS + _chosen(parser).own_contexts
+
+
 def token_contexts(parser: str | Family = "hermes") -> list[int]:
-    """Context class (index into CONTEXTS) of every token id."""
+    """Context class (index into contexts_of) of every token id."""
     chosen = _chosen(parser)
-    return [CONTEXTS.index(_context(text, chosen)) for text in _decoded_vocab(chosen.parser)]
+    classes = contexts_of(chosen)
+    return [classes.index(_context(text, chosen)) for text in _decoded_vocab(chosen)]
 
 
 def _config(vocab: int, eos: int, pad: int) -> dict:
@@ -366,6 +375,8 @@ def bigram_weights(parser: str | Family = "hermes") -> tuple[int, list[float], l
     logits = token_logits(parser)
     contexts = token_contexts(parser)
     vocab = len(contexts)
+    if max(contexts) >= HIDDEN:
+        raise ValueError(f"{max(contexts) + 1} context classes do not fit in {HIDDEN} hidden dimensions")
     embed = [0.0] * (vocab * HIDDEN)
     for token, context in enumerate(contexts):
         embed[token * HIDDEN + context] = 1.0
@@ -377,7 +388,7 @@ def bigram_weights(parser: str | Family = "hermes") -> tuple[int, list[float], l
     return vocab, embed, output
 
 
-def _shaped_tensors(parser: str) -> dict[str, tuple[list[int], bytes]]:
+def _shaped_tensors(parser: str | Family) -> dict[str, tuple[list[int], bytes]]:
     """Weights of a bigram model: attention and MLP write nothing, so the residual is the embedding."""
     vocab, embed, lm_head = bigram_weights(parser)
     tensors = {
@@ -421,14 +432,18 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def build_model(dest: Path, flavour: str = "shaped", parser: str = "hermes") -> Path:
-    """Write the model folder for a flavour and a tool-call parser into dest (same bytes every time); return dest."""
+def build_model(
+    dest: Path, flavour: str = "shaped", parser: str = "hermes", reasoning_parser: str | None = None
+) -> Path:
+    """Write the model folder for a flavour, a tool-call parser and, if one, the reasoning parser it thinks for
+    into dest (same bytes every time); return dest."""
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown flavour {flavour!r}; expected one of {', '.join(FLAVOURS)}")
-    template = chat_template(parser)
+    chosen = model_family(parser, reasoning_parser)
+    template = chat_template(chosen)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(parser)
+    tokenizer = build_tokenizer(chosen)
     eos = tokenizer.token_to_id(IM_END)
     pad = tokenizer.token_to_id(PAD)
     vocab = tokenizer.get_vocab_size(with_added_tokens=True)
@@ -452,7 +467,7 @@ def build_model(dest: Path, flavour: str = "shaped", parser: str = "hermes") -> 
     )
     weights = dest / "model.safetensors"
     if flavour == "shaped":
-        write_safetensors(weights, _shaped_tensors(parser))
+        write_safetensors(weights, _shaped_tensors(chosen))
     elif weights.exists():
         weights.unlink()
     return dest
