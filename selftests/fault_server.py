@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -95,6 +95,16 @@ FAULTS: dict[str, str] = {
     "tool-index-from-1": "tool call indices count from 1",
     "args-duplicate-key": 'arguments name their first key twice, a decoy value first: {"k": "decoy", "k": value, ...}',
     "chunk-error-field": 'every chunk carries a vendor field "error": {"message": "none"}',
+    # a thinking model's thought (THOUGHT), beside the calls
+    "reasoning-not-string": 'the thought is no string: message.reasoning {"text": ...}, a delta\'s reasoning a list',
+    "reasoning-markup-in-content": "no thought field; content holds the <think>...</think> block, as a server without"
+    " a reasoning parser leaves it",
+    "reasoning-markup-in-arguments": "each call's first string argument that stays valid so starts with the empty"
+    " <think></think> block Qwen3 writes when it does not think",
+    "reasoning-repeated-in-content": "the thought in reasoning, and again as content beside the calls",
+    "reasoning-names-disagree": "reasoning and reasoning_content carry different thoughts",
+    "reasoning-stream-only": "the streamed answer carries the thought, the blocking one none (vLLM #20663:"
+    " reasoning_content None under required)",
     # robustness
     "hang-before-headers": "completions hang (until stop) before any header is sent",
     "hang-mid-stream": "two events (blocking: half the body) then a stall until stop",
@@ -111,10 +121,11 @@ STREAM_ONLY_FAULTS = frozenset(
         "finish-twice", "finish-missing", "missing-index", "repeat-name", "repeat-id", "id-changes",
         "name-changes", "type-missing", "no-usage", "chunk-id-changes", "content-type-json", "stream-blocking-drift",
         "created-changes", "model-changes", "usage-every-chunk", "usage-unrequested", "content-after-finish",
-        "tool-index-from-1", "chunk-error-field",
+        "tool-index-from-1", "chunk-error-field", "reasoning-stream-only",
     }
 )  # fmt: skip
-# Legal variations of the contract: a correct answer, said another way. No check may fire on any of them.
+# Legal variations of the contract: a correct answer, said another way. No check may fire on any of them. An
+# answer without a thought (no reasoning field at all) is the correct server's own: fault "none".
 BENIGN: dict[str, str] = {
     "benign-vendor-fields": "fields OpenAI does not define, as vLLM and proxies add them, on every object and delta",
     "benign-resplit": "arguments one character per delta, the first with the name, the last with the finish_reason",
@@ -126,6 +137,9 @@ BENIGN: dict[str, str] = {
     "benign-args-whitespace": "arguments with whitespace around and inside, streamed with a first fragment of it",
     "benign-named-tool-calls": 'named choice answers finish_reason "tool_calls", as the reference says of any answer'
     ' that called a tool (OpenAI itself answers "stop"; llama.cpp answers so)',
+    "benign-reasoning": "a thought in reasoning (vLLM since PR #27752), streamed a few characters per delta",
+    "benign-reasoning-content": "a thought in reasoning_content only (vLLM before PR #27752, DeepSeek, llama.cpp)",
+    "benign-reasoning-both": "the same thought under both names, reasoning and reasoning_content",
 }
 ROBUSTNESS_FAULTS = frozenset(
     {
@@ -159,6 +173,11 @@ SCHEMA_URI = "urn:fault-server:parameters"
 ALL_FAULTS = {**FAULTS, **SCHEMA_FAULTS, **BAD_REQUEST_FAULTS, **BENIGN}
 
 TRUNCATION_MAX_TOKENS = 8  # a max_tokens below this truncates the answer like a real model would
+# A thinking model's thought: long enough that reasoning.not-repeated counts a copy of it, the same every time.
+THOUGHT = "The user asks for something a tool can do, so I call it with arguments its schema allows."
+OTHER_THOUGHT = "No tool fits this request, but the choice is required, so I call the first one anyway."
+EMPTY_THINK = "<think>\n\n</think>\n\n"  # what Qwen3 writes before its answer when it does not think
+REASONING_NAMES = ("reasoning", "reasoning_content")  # vLLM's name since PR #27752, and its name before
 HANG_SECONDS = 3600.0
 DIE_AFTER = 3
 EMPTY_PARAMETERS = {"type": "object", "properties": {}}
@@ -224,9 +243,13 @@ class Plan:
     empty_tool_calls: bool = False  # send "tool_calls": [] rather than leaving the key out
     at_limit: bool = False  # cut at max_tokens: usage counts exactly max_tokens completion tokens, as vLLM's does
     no_usage: bool = False  # no usage at all: none in the blocking body, no usage chunk even when asked for
+    # The thought, by field name (REASONING_NAMES), beside content: a string, or another JSON value for a fault.
+    reasoning: dict[str, Any] = field(default_factory=dict)
+    reasoning_piece: int = 0  # characters per streamed delta of the thought; 0: two or three deltas (_split)
 
     def usage(self, request: ParsedRequest) -> dict[str, int]:
         produced = sum(len(call.name) + len(call.arguments) for call in self.calls) + len(self.content or "")
+        produced += max((len(text) for text in self.reasoning.values() if isinstance(text, str)), default=0)
         prompt, completion = max(1, request.prompt_size // 4), max(1, produced // 4)
         if self.at_limit and request.max_tokens is not None:
             completion = request.max_tokens
@@ -609,6 +632,77 @@ def _spaced_arguments(plan: Plan, request: ParsedRequest) -> None:
             continue
 
 
+def _think(*names: str, piece: int = 0) -> Callable[[Plan, ParsedRequest], None]:
+    """A thinking model's answer: THOUGHT under each of the names, in both modes."""
+
+    def think(plan: Plan, request: ParsedRequest) -> None:
+        plan.reasoning = dict.fromkeys(names, THOUGHT)
+        plan.reasoning_piece = piece
+
+    return think
+
+
+def _reasoning_not_string(plan: Plan, request: ParsedRequest) -> None:
+    """The thought as an object (blocking) or a list of parts (in one delta of a stream), not as text."""
+    part = {"type": "text", "text": THOUGHT}
+    plan.reasoning = {"reasoning": [part] if request.stream else {"text": THOUGHT}}
+
+
+def _reasoning_markup_in_content(plan: Plan, request: ParsedRequest) -> None:
+    """No reasoning parser: the thought stays in content, markup and all, beside the parsed calls."""
+    if plan.calls:
+        plan.content = f"<think>\n{THOUGHT}\n</think>\n\n"
+
+
+def _reasoning_markup_in_arguments(plan: Plan, request: ParsedRequest) -> None:
+    for call in plan.calls:
+        try:
+            arguments = json.loads(call.arguments)
+        except json.JSONDecodeError:  # already truncated
+            continue
+        marked = _marked(arguments, request.tools[call.name])
+        if marked is not None:
+            call.arguments = json.dumps(marked, ensure_ascii=False)
+
+
+def _marked(arguments: Any, parameters: Any) -> Any | None:
+    """The arguments with EMPTY_THINK before the first string value (depth first) that stays valid so; None if
+    no string can carry it."""
+    validator = Draft202012Validator(parameters, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for path in _string_paths(arguments):
+        candidate = json.loads(json.dumps(arguments))
+        holder = candidate
+        for step in path[:-1]:
+            holder = holder[step]
+        holder[path[-1]] = EMPTY_THINK + holder[path[-1]]
+        if validator.is_valid(candidate):
+            return candidate
+    return None
+
+
+def _string_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Where the strings of a decoded JSON value are (not the keys), in document order."""
+    if isinstance(value, str):
+        return [path] if path else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    return [found for key, item in items for found in _string_paths(item, (*path, key))]
+
+
+def _reasoning_repeated_in_content(plan: Plan, request: ParsedRequest) -> None:
+    plan.reasoning = {"reasoning": THOUGHT}
+    if plan.calls:
+        plan.content = THOUGHT
+
+
+def _reasoning_names_disagree(plan: Plan, request: ParsedRequest) -> None:
+    plan.reasoning = {"reasoning": THOUGHT, "reasoning_content": OTHER_THOUGHT}
+
+
+def _reasoning_stream_only(plan: Plan, request: ParsedRequest) -> None:
+    if request.stream:
+        plan.reasoning = {"reasoning": THOUGHT}
+
+
 PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
     "args-duplicate-key": _args_duplicate_key,
     "benign-args-whitespace": _spaced_arguments,
@@ -636,6 +730,15 @@ PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
     "ignore-maximum": _mishandle_keyword("maximum"),
     "ignore-enum": _mishandle_keyword("enum"),
     "ignore-ref": _mishandle_keyword("$ref"),
+    "benign-reasoning": _think("reasoning", piece=3),
+    "benign-reasoning-content": _think("reasoning_content"),
+    "benign-reasoning-both": _think(*REASONING_NAMES),
+    "reasoning-not-string": _reasoning_not_string,
+    "reasoning-markup-in-content": _reasoning_markup_in_content,
+    "reasoning-markup-in-arguments": _reasoning_markup_in_arguments,
+    "reasoning-repeated-in-content": _reasoning_repeated_in_content,
+    "reasoning-names-disagree": _reasoning_names_disagree,
+    "reasoning-stream-only": _reasoning_stream_only,
 }
 
 
@@ -644,7 +747,7 @@ PLAN_FAULTS: dict[str, Callable[[Plan, ParsedRequest], None]] = {
 
 def completion_body(plan: Plan, request: ParsedRequest) -> dict[str, Any]:
     """The chat.completion object of a blocking answer."""
-    message: dict[str, Any] = {"role": "assistant", "content": plan.content, "refusal": None}
+    message: dict[str, Any] = {"role": "assistant", "content": plan.content, "refusal": None, **plan.reasoning}
     if plan.calls or plan.empty_tool_calls:
         message["tool_calls"] = [_call_json(call) for call in plan.calls]
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}
@@ -710,6 +813,7 @@ def stream_chunks(plan: Plan, request: ParsedRequest, *, with_usage: bool | None
         return {**envelope, "choices": [choice]}
 
     chunks = [chunk({"role": "assistant"})]
+    chunks += [chunk(delta) for delta in _reasoning_deltas(plan)]
     chunks += [chunk({"content": piece}) for piece in _split(plan.content or "")]
     for index, call in enumerate(plan.calls):
         first = {"index": index, **_call_json(call)}
@@ -721,6 +825,22 @@ def stream_chunks(plan: Plan, request: ParsedRequest, *, with_usage: bool | None
     if (request.include_usage if with_usage is None else with_usage) and not plan.no_usage:
         chunks.append({**envelope, "choices": [], "usage": plan.usage(request)})
     return chunks
+
+
+def _reasoning_deltas(plan: Plan) -> list[dict[str, Any]]:
+    """The thought's deltas: each name's text cut alike, the names side by side in one delta (as vLLM sent both);
+    a value that is no string whole, in the first."""
+    pieces = {
+        name: (_pieces_of(value, plan.reasoning_piece) if isinstance(value, str) else [value])
+        for name, value in plan.reasoning.items()
+    }
+    count = max(map(len, pieces.values()), default=0)
+    return [{name: cut[i] for name, cut in pieces.items() if i < len(cut)} for i in range(count)]
+
+
+def _pieces_of(text: str, size: int) -> list[str]:
+    """The text in pieces of size characters, or the usual two or three fragments for size 0."""
+    return [text[start : start + size] for start in range(0, len(text), size)] if size else _split(text)
 
 
 def _split(text: str) -> list[str]:

@@ -190,6 +190,13 @@ EXPECTED: dict[str, tuple[str, dict]] = {
     "tool-index-from-1": (SEED, stream_fault("stream.tool-index-order", "sdk.answer")),  # the SDK raises IndexError
     "args-duplicate-key": (SEED, expect(ALL_CHOICES, BOTH, "warn:args.unique-keys")),
     "chunk-error-field": (SEED, stream_fault("sdk.answer")),  # the SDK raises APIError on a chunk with "error"
+    # A thinking model's thought: in its own field, a string, out of content and the calls, alike in both modes.
+    "reasoning-not-string": (SEED, expect(ALL_CHOICES, BOTH, {"reasoning.type"})),
+    "reasoning-markup-in-content": (SEED, expect(ALL_CHOICES, BOTH, {"reasoning.no-markup"})),
+    "reasoning-markup-in-arguments": (SEED, expect(ALL_CHOICES, BOTH, {"reasoning.no-markup"})),
+    "reasoning-repeated-in-content": (SEED, expect(ALL_CHOICES, BOTH, {"reasoning.not-repeated"})),
+    "reasoning-names-disagree": (SEED, expect(ALL_CHOICES, BOTH, "warn:reasoning.names-agree")),
+    "reasoning-stream-only": (SEED, expect((EQUIVALENCE,), BOTH, "warn:equivalence.reasoning")),
     "accept-bad-requests": (BAD_REQUESTS, bad_requests_accepted()),
     "bad-request-500": (BAD_REQUESTS, bad_requests_broken("reject.no-server-error")),
     "bad-request-wrong-error-shape": (BAD_REQUESTS, bad_requests_broken("reject.error-shape")),
@@ -295,7 +302,8 @@ def test_a_dropped_connection_warns_with_its_evidence_and_its_resend_is_judged(p
 
 @pytest.mark.parametrize("mode", list(BENIGN))
 def test_a_legal_variation_fires_no_check(pytester: pytest.Pytester, mode: str):
-    """Every curated test and bad request against a server that answers correctly, in another legal way."""
+    """Every curated test and bad request against a server that answers correctly, in another legal way (a thought
+    in either reasoning field among them; no thought at all is the correct server's own answer, fault "none")."""
     result, document = run_against(pytester, mode, "-k", "not generated")
     not_passed = {record["test"]: _outcome(record) for record in document["tests"] if record["verdict"] != "pass"}
     assert not_passed == {} and len(document["tests"]) > 150

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..jsontext import strict_json
 from ..wire.client import Exchange
-from ..wire.stream import Reassembly, reassemble
+from ..wire.stream import REASONING_FIELDS, Reassembly, reassemble
 
 
 def decode_arguments(arguments: Any) -> tuple[Any, str | None]:
@@ -63,6 +63,16 @@ class Answer:
     limit: int | None = None  # the request's max_tokens (or max_completion_tokens)
     completion_tokens: int | None = None  # usage.completion_tokens: the body's, or a stream's last usage
     usage_owed: bool = False  # it must carry usage: every blocking answer, a stream that asked for include_usage
+    reasoning: dict[str, str] = field(default_factory=dict)  # the thought by field name (REASONING_FIELDS)
+    odd_reasoning: list[tuple[str, str, Any]] = field(default_factory=list)  # (where, field, value) no string
+
+    @property
+    def reasoning_text(self) -> str | None:
+        """The answer's thought: `reasoning` (vLLM's name, as OpenAI advises) if filled, else `reasoning_content`.
+
+        Clients differ in which they read first (the Agents SDK takes reasoning_content); reasoning.names-agree
+        holds a server to one text under both."""
+        return next((self.reasoning[name] for name in REASONING_FIELDS if self.reasoning.get(name)), None)
 
     @property
     def claims_length(self) -> bool:
@@ -150,7 +160,15 @@ def _from_stream(reassembly: Reassembly) -> Answer:
         for position, call in enumerate(reassembly.ordered_calls())
     ]
     completion = _completion_tokens(reassembly.usages[-1][1]) if reassembly.usages else None
-    return Answer(calls, reassembly.content, reassembly.finish_reason, stream=reassembly, completion_tokens=completion)
+    return Answer(
+        calls,
+        reassembly.content,
+        reassembly.finish_reason,
+        stream=reassembly,
+        completion_tokens=completion,
+        reasoning=dict(reassembly.reasoning),
+        odd_reasoning=[(f"event {position}", name, value) for position, name, value in reassembly.odd_reasoning],
+    )
 
 
 def _from_blocking(body: Any) -> Answer:
@@ -164,7 +182,14 @@ def _from_blocking(body: Any) -> Answer:
         calls.append(Call(position, raw.get("id"), raw.get("type"), function.get("name"), function.get("arguments")))
     content = message.get("content") if isinstance(message.get("content"), str) else None
     usage = body.get("usage") if isinstance(body, dict) else None
-    return Answer(calls, content, choice.get("finish_reason"), completion_tokens=_completion_tokens(usage))
+    answer = Answer(calls, content, choice.get("finish_reason"), completion_tokens=_completion_tokens(usage))
+    for name in REASONING_FIELDS:
+        value = message.get(name)
+        if isinstance(value, str):
+            answer.reasoning[name] = value
+        elif value is not None:
+            answer.odd_reasoning.append(("message", name, value))
+    return answer
 
 
 def _first_choice(body: Any) -> dict[str, Any]:

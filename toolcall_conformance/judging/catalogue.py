@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 from . import checks as checks
 from . import generated as generated
+from . import reasoning as reasoning
 from . import refusal as refusal
 from . import sdk as sdk
 from .registry import _REGISTRY, Check, Subject, in_module_order

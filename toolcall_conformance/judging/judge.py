@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..inputs.cases import Case, Pair
 from ..wire.client import Exchange
 from . import checks as checks  # registers the answer and pair checks this module runs
+from . import reasoning as reasoning  # registers the reasoning.* answer checks and their pair check
 from . import sdk as sdk  # registers the sdk.* answer checks
 from .registry import Check, Observation, PairObservation, Subject, Views, registered
 from .sdk import sdk_view

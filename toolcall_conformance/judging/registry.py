@@ -31,7 +31,7 @@ JSON_SCHEMA = "JSON Schema 2020-12 (validation with formats)"
 MAX_PROBLEMS_SHOWN = 3
 ERROR_SHOWN = 300  # characters of an error answer's message
 # Every module that defines checks (of this package, judging/); catalogue.all_checks() imports each of them.
-CHECK_MODULES = ("checks", "sdk", "refusal", "generated")
+CHECK_MODULES = ("checks", "reasoning", "sdk", "refusal", "generated")
 # What the SDK view (sdk.SdkView) of an exchange comes from: sdk.sdk_view, or the worker that works views out
 # as answers arrive (sdk_worker.SdkViewWorker.view_of). Passed in by whoever judges, never set globally.
 Views = Callable[[Exchange], Any]

@@ -8,6 +8,9 @@ from typing import Any
 from ..jsontext import strict_json
 
 DONE = "[DONE]"
+# Where servers put a thinking model's thought, beside content: vLLM's name since its PR #27752, and the name
+# vLLM used before it, DeepSeek's API and llama.cpp use. Neither is OpenAI's; clients read either.
+REASONING_FIELDS = ("reasoning", "reasoning_content")
 _SSE_FIELDS = ("event", "id", "retry")
 
 
@@ -88,6 +91,8 @@ class Reassembly:
     other_choices: list[tuple[int, Any]] = field(default_factory=list)  # choices other than one index 0 per chunk
     after_finish: list[int] = field(default_factory=list)  # chunks whose delta says something after finish_reason
     index_order: list[int] = field(default_factory=list)  # tool call indices in the order they first appeared
+    reasoning: dict[str, str] = field(default_factory=dict)  # each reasoning field's string deltas, joined
+    odd_reasoning: list[tuple[int, str, Any]] = field(default_factory=list)  # reasoning values that are no string
 
     @property
     def finish_reason(self) -> Any:
@@ -144,7 +149,7 @@ def _says_something(delta: Any) -> bool:
     """Whether a delta carries anything a client would add to the answer (an empty fragment adds nothing)."""
     if not isinstance(delta, dict):
         return False
-    if any(delta.get(key) not in (None, "") for key in ("role", "content", "refusal")):
+    if any(delta.get(key) not in (None, "") for key in ("role", "content", "refusal", *REASONING_FIELDS)):
         return True
     calls = delta.get("tool_calls")
     parts = [*(calls if isinstance(calls, list) else [calls] if calls else []), delta.get("function_call")]
@@ -168,6 +173,12 @@ def _fold_choice(result: Reassembly, position: int, choice: dict[str, Any], last
         result.roles.append((position, delta["role"]))
     if isinstance(delta.get("content"), str):
         result.content = (result.content or "") + delta["content"]
+    for name in REASONING_FIELDS:
+        value = delta.get(name)
+        if isinstance(value, str):
+            result.reasoning[name] = result.reasoning.get(name, "") + value
+        elif value is not None:
+            result.odd_reasoning.append((position, name, value))
     tool_calls = delta.get("tool_calls")
     for tool_delta in tool_calls if isinstance(tool_calls, list) else []:
         if isinstance(tool_delta, dict):
