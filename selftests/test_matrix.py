@@ -142,19 +142,33 @@ def test_without_its_default_column_a_configuration_is_compared_with_the_next_se
 
 def test_the_configuration_matrix_is_every_family_and_three_parsers_by_backend_and_strict_level() -> None:
     from toolcall_conformance.matrix import cli, merge
+    from toolcall_conformance.target.families import REASONING
     from toolcall_conformance.target.launcher import BACKENDS
     from toolcall_conformance.target.tinymodel import PARSERS
 
     columns = cli.planned(cli.parse(["--configurations"])[0])
     assert {column.release for column in columns} == {RELEASES[-1]}  # the newest release unless told
     assert {column.parser for column in columns if column.backend == "auto" and not column.strict_level} == set(PARSERS)
+    # Each thinking model with its reasoning parser, at vLLM's defaults, compared with the same model not thinking.
+    thinking = [column for column in columns if column.reasoning]
+    assert [(column.parser, column.reasoning) for column in thinking] == [
+        (parser, reasoning) for parser in PARSERS for reasoning, item in REASONING.items() if parser in item.families
+    ]
+    assert all(column.backend == "auto" and not column.strict_level for column in thinking)
+    assert [column.label for column in thinking] == [
+        "0.32.0 reasoning=qwen3",
+        "0.32.0 reasoning=deepseek_r1",
+        "0.32.0 glm45 reasoning=glm45",
+    ]
+    references = {column.label: reference.label for reference, column in compared_pairs(columns)}
+    assert [references[column.label] for column in thinking] == ["0.32.0", "0.32.0", "0.32.0 glm45"]
     for parser in ("hermes", "pythonic", "llama3_json"):
-        mine = [column for column in columns if column.parser == parser]
+        mine = [column for column in columns if column.parser == parser and not column.reasoning]
         assert {column.backend for column in mine} == set(BACKENDS)
         assert [column.label for column in mine if column.strict_level] == [
             f"0.32.0{'' if parser == 'hermes' else ' ' + parser} strict=parameter"
         ]
-    assert len(columns) == len(PARSERS) + 3 * (len(BACKENDS) - 1) + 3
+    assert len(columns) == len(PARSERS) + 3 * (len(BACKENDS) - 1) + 3 + len(thinking)
     # The order is the one a merge gives, so these columns run one by one and merged make the same document.
     assert merge.ordered(list(reversed(columns))) == columns
     every = {column.label for column in columns}

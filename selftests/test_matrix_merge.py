@@ -440,7 +440,10 @@ def test_list_prints_per_column_the_options_a_column_job_runs_it_with(
         (alone,) = cli.planned(cli.parse(["--column", *shlex.split(line)])[0])
         assert alone == replace(column, endpoint=alone.endpoint)  # the endpoint's URL without its credentials
     if selection == ["--configurations"]:
-        assert lines[1] == f"--release {RELEASES[-1]} --parser hermes --strict-level default --backend xgrammar"
+        assert lines[1] == f"--release {RELEASES[-1]} --parser hermes --strict-level default --backend auto" + (
+            " --reasoning-parser qwen3"
+        )
+        assert f"--release {RELEASES[-1]} --parser hermes --strict-level default --backend xgrammar" in lines
 
 
 # ---------------------------------------------------------------- the example CI files

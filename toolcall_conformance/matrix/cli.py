@@ -60,6 +60,8 @@ from . import document as matrix_document
 from .columns import (
     DEFAULT_PARSER,
     LLAMACPP,
+    NO_REASONING,
+    REASONING_CHOICES,
     RELEASES,
     STRICT_CHOICES,
     VLLM,
@@ -95,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backend", action="append", default=[], choices=BACKENDS, help="structured-output backend (auto: no flag)"
+    )
+    parser.add_argument(
+        "--reasoning-parser",
+        action="append",
+        default=[],
+        choices=REASONING_CHOICES,
+        help="embedded target's --reasoning-parser, the tiny model thinking first (none: no flag, no thought); each"
+        " pairs with the --parser families its thinking model is served with",
     )
     parser.add_argument(
         "--engine",
@@ -179,13 +189,25 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 # Options that choose, run or list columns: a --render or --merge runs none, so none of them goes with those.
-_RUNNING = ("release", "parser", "strict_level", "backend", "engine", "configurations", "endpoint", "column", "list")
+_RUNNING = (
+    "release",
+    "parser",
+    "strict_level",
+    "backend",
+    "reasoning_parser",
+    "engine",
+    "configurations",
+    "endpoint",
+    "column",
+    "list",
+)
 # Among the pytest arguments after "--", a setting a column owns (run.COLUMN_SETTINGS) would steer every column
 # from outside; for each, what to give the matrix instead.
 _INSTEAD = {
     "target_parser": "give the matrix --parser",
     "target_strict_level": "give the matrix --strict-level",
     "target_backend": "give the matrix --backend",
+    "target_reasoning_parser": "give the matrix --reasoning-parser",
     "target_engine": "give the matrix --engine",
     "target_flavour": "a matrix's release columns run the shaped tiny model, and no matrix option changes that",
     "endpoint": "give the matrix --endpoint",
@@ -223,9 +245,12 @@ def _misused(args: argparse.Namespace, suite_args: list[str]) -> str | None:
     if args.column and args.configurations:
         return _one_of_configurations(args)
     if args.configurations:
-        given = _flags(args, ("parser", "strict_level", "backend", "engine", "endpoint"))
+        given = _flags(args, ("parser", "strict_level", "backend", "reasoning_parser", "engine", "endpoint"))
         if given:
-            return f"--configurations chooses the parsers, strict levels and backends itself; it takes no {', '.join(given)}"
+            return (
+                "--configurations chooses the parsers, strict levels, backends and reasoning parsers itself; it takes"
+                f" no {', '.join(given)}"
+            )
     if args.column and args.save:
         return "--column writes OUT/column.json; --save goes with a run of a whole matrix or with --merge"
     return _steering(suite_args)
@@ -237,7 +262,8 @@ def _one_of_configurations(args: argparse.Namespace) -> str | None:
     except ValueError:
         return None  # a bad --release: main says so, in plan's words
     return (
-        f"--configurations selects {count} columns; a --column job runs one: give its --parser/--backend/--strict-level"
+        f"--configurations selects {count} columns; a --column job runs one: give its"
+        " --parser/--backend/--strict-level/--reasoning-parser"
         " (matrix --configurations --list prints each column's options)"
     )
 
@@ -273,8 +299,9 @@ def planned(args: argparse.Namespace) -> list[Column]:
     if not releases and not args.endpoint and VLLM in (args.engine or [VLLM]):
         releases = list(RELEASES)
     engines = args.engine or [VLLM]
-    if VLLM not in engines and (args.release or args.parser or args.strict_level or args.backend):
-        given = ", ".join(_flags(args, ("release", "parser", "strict_level", "backend")))
+    vllm_options = ("release", "parser", "strict_level", "backend", "reasoning_parser")
+    if VLLM not in engines and any(getattr(args, name) for name in vllm_options):
+        given = ", ".join(_flags(args, vllm_options))
         raise ValueError(f"{given} choose vLLM's columns, and --engine gives no vllm: add --engine vllm")
     return plan(
         releases,
@@ -283,6 +310,7 @@ def planned(args: argparse.Namespace) -> list[Column]:
         args.endpoint,
         args.backend or [AUTO_BACKEND],
         engines,
+        args.reasoning_parser or [NO_REASONING],
     )
 
 
@@ -305,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         return _usage(
             secrets.text(
                 f"--column runs one column, and these options select {len(columns)} ({labels}): give one --release "
-                "with at most one --parser, --strict-level and --backend, or one --endpoint, or --engine llamacpp"
+                "with at most one --parser, --strict-level, --backend and --reasoning-parser, or one --endpoint, or"
+                " --engine llamacpp"
             )
         )
     if args.merge:
@@ -340,6 +369,8 @@ def options_of(column: Column) -> list[str]:
         "--strict-level": column.strict_level or VLLM_DEFAULT,
         "--backend": column.backend,
     }
+    if column.reasoning:  # none, the default, goes unsaid
+        settings["--reasoning-parser"] = column.reasoning
     return [word for option, value in settings.items() for word in (option, value)]
 
 

@@ -152,6 +152,7 @@ def column_of(entry: dict[str, Any]) -> Column:
         strict_level=None if strict_level == VLLM_DEFAULT else strict_level,
         backend=entry["structured_outputs_backend"],
         engine=entry.get("engine", VLLM),
+        reasoning=entry.get("reasoning_parser"),
     )
 
 

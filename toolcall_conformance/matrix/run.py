@@ -67,6 +67,7 @@ COLUMN_SETTINGS = (
     "target_parser",
     "target_strict_level",
     "target_backend",
+    "target_reasoning_parser",
     "baseline",
     "fail_on",
 )
@@ -172,6 +173,8 @@ def run_column(
         if column.strict_level:
             environment["TCC_TARGET_STRICT_LEVEL"] = column.strict_level
         environment["TCC_TARGET_BACKEND"] = column.backend
+        if column.reasoning:
+            environment["TCC_TARGET_REASONING_PARSER"] = column.reasoning
     else:
         environment["TCC_ENDPOINT"] = str(column.endpoint)
     reports = where / "reports"
