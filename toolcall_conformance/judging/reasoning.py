@@ -29,6 +29,11 @@ CLIENTS_READ = (
 # The markers that open or close a thought in the families vLLM has reasoning parsers for: <think> (Qwen3,
 # DeepSeek-R1, GLM, MiniMax, Kimi K2), Seed-OSS's, Kimi-VL's, and gpt-oss's analysis channel.
 _THINK_MARKUP = re.compile(r"</?think>|</?seed:think>|◁/?think▷|<\|channel\|>analysis")
+# In arguments only a whole thought counts, opened and closed (or gpt-oss's channel): a lone "<think>" can be a
+# value the schema asks for (an enum of tags), and a model may write one.
+_THOUGHT_BLOCK = re.compile(
+    r"<think>.*?</think>|<seed:think>.*?</seed:think>|◁think▷.*?◁/think▷|<\|channel\|>analysis", re.S
+)
 # A thought shorter than this could be repeated by chance ("OK."); one this long in content or in an argument
 # was copied there.
 REPEATED_AT_LEAST = 16
@@ -47,32 +52,29 @@ def reasoning_type(seen: Observation) -> Iterator[str]:
 
 @check(
     "reasoning.no-markup",
-    rule="No thinking markup (`<think>`, `</think>` and the like) is left in content or in a call's name or arguments:"
-    " the server parses the thought out of the answer.",
+    rule="No thinking markup (`<think>`, `</think>` and the like) is left in content or in a call's name, and no"
+    " thought in its markup in a call's arguments: the server parses the thought out of the answer.",
     source=f"{VLLM_REASONING}; {OPENAI_FUNCTION_CALLING}",
 )
 def reasoning_no_markup(seen: Observation) -> Iterator[str]:
     for where, texts in _answer_texts(seen.answer):
-        found = next((hit for hit in map(_THINK_MARKUP.search, texts) if hit), None)
+        markup = _THOUGHT_BLOCK if where.endswith("arguments") else _THINK_MARKUP
+        found = next((hit for hit in map(markup.search, texts) if hit), None)
         if found:
-            yield f"{where} holds thinking markup {found.group(0)!r}: {shorten(found.string)}"
+            yield f"{where} holds thinking markup {shorten(found.group(0))}: {shorten(found.string)}"
 
 
 @check(
     "reasoning.not-repeated",
-    rule="The thought is not repeated in content or in a call's arguments: a client shows content as the answer"
-    " and runs the call with its arguments.",
+    rule="The thought is not repeated in content: a client shows content as the answer.",
     source=VLLM_REASONING,
 )
 def reasoning_not_repeated(seen: Observation) -> Iterator[str]:
-    answer = seen.answer
-    thoughts = {thought.strip(): name for name, thought in reversed(answer.reasoning.items())}  # one per text
-    for thought, name in reversed(thoughts.items()):
-        if len(thought) < REPEATED_AT_LEAST:
-            continue
-        for where, texts in _answer_texts(answer, names=False):
-            if any(thought in text for text in texts):
-                yield f"{where} repeats the thought of {name} ({len(thought)} characters): {shorten(thought)}"
+    # Arguments are left alone: a tool may ask for the thought (a "think" tool), and a model may give it.
+    content = seen.answer.content or ""
+    for thought in dict.fromkeys(text.strip() for text in seen.answer.reasoning.values()):
+        if len(thought) >= REPEATED_AT_LEAST and thought in content:
+            yield f"content repeats the thought ({len(thought)} characters): {shorten(thought)}"
 
 
 @check(
@@ -84,7 +86,7 @@ def reasoning_not_repeated(seen: Observation) -> Iterator[str]:
 )
 def reasoning_names_agree(seen: Observation) -> Iterator[str]:
     texts = [seen.answer.reasoning.get(name) for name in REASONING_FIELDS]
-    if all(text is not None for text in texts) and len(set(texts)) > 1:
+    if all(texts) and len(set(texts)) > 1:  # an empty name carries no thought to disagree with
         shown = ", ".join(f"{name} {shorten(text)}" for name, text in zip(REASONING_FIELDS, texts, strict=True))
         yield f"the two names carry different thoughts: {shown}"
 
@@ -113,17 +115,18 @@ def _thought(answer: Answer) -> str | None:
     return text.strip() or None if text is not None else None
 
 
-def _answer_texts(answer: Answer, names: bool = True) -> Iterator[tuple[str, list[str]]]:
-    """The answer's own texts by where they are: content, each call's name, each call's arguments (the raw text,
-    and the strings it decodes to, where JSON's escapes would hide a copied thought)."""
+def _answer_texts(answer: Answer) -> Iterator[tuple[str, list[str]]]:
+    """The answer's own texts by where they are: content, each call's name, each call's arguments (the strings
+    they decode to, one by one, so markup is seen through JSON's escapes and never across two values; the raw
+    text when they are no JSON)."""
     if answer.content:
         yield "content", [answer.content]
     for call in answer.calls:
-        if names and isinstance(call.name, str):
+        if isinstance(call.name, str):
             yield f"{call.label()}'s name", [call.name]
         if isinstance(call.arguments, str):
-            decoded, _ = decode_arguments(call.arguments)
-            yield f"{call.label()}'s arguments", [call.arguments, *_strings(decoded)]
+            decoded, problem = decode_arguments(call.arguments)
+            yield f"{call.label()}'s arguments", [call.arguments] if problem else _strings(decoded)
 
 
 def _strings(value: Any) -> list[str]:

@@ -405,6 +405,8 @@ def _run(
             what = f"llama.cpp {column.release} (xllamacpp), the {column.parser} template"
         if column.release and column.backend != AUTO_BACKEND:
             what += f", backend {column.backend}"
+        if column.reasoning:
+            what += f", reasoning parser {column.reasoning}"
         say(f"{what}: {'installing if needed, then ' if column.release else ''}running the suite")
         run = run_column(column, out, args.venvs, suite_args, say, args.column_timeout, args.install_timeout)
         runs.append(run)

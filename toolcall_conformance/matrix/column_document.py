@@ -125,6 +125,8 @@ def load(path: Path) -> dict[str, Any]:
     settings = ("release", "tool_call_parser", "strict_level", "structured_outputs_backend")
     if "release" in entry and not all(isinstance(entry.get(key), str) for key in settings):
         raise ValueError(f"{path}: a release column needs {', '.join(settings)}")
+    if "reasoning_parser" in entry and not isinstance(entry["reasoning_parser"], str):
+        raise ValueError(f"{path}: a column's 'reasoning_parser' is the name of one, or left out for none")
     if "endpoint" in entry and not isinstance(entry["endpoint"], str):
         raise ValueError(f"{path}: an endpoint column's 'endpoint' is its URL")
     if results is not None and not (isinstance(results, dict) and isinstance(results.get("tests"), list)):

