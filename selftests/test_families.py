@@ -55,6 +55,15 @@ EARLIER_CALLS = [
     ("get_current_weather", {"city": 'Dallas "Big D" \\ Zürich', "state": "TX", "unit": "fahrenheit"}),
     ("get_forecast", {"city": "Austin", "days": 5, "metric": True, "hours": [6, 12.5], "near": None}),
 ]
+# The seed's scenario under tool_choice "required", seeded: what the families' vLLM tests send.
+REQUIRED_SEED = {
+    "model": "tiny-llama",
+    "messages": SEED_MESSAGES,
+    "tools": [WEATHER],
+    "tool_choice": "required",
+    "max_tokens": 256,
+    "seed": 1,
+}
 # The second earlier call's tool: the XML-like parsers type a value by its schema, and GLM's drops a call to a
 # function the request does not declare.
 FORECAST = {
@@ -482,14 +491,7 @@ def _streamed_calls(raw: bytes) -> tuple[dict[int, dict[str, str]], list[str]]:
 def test_vllm_parses_the_required_call_of_each_family(tmp_path: Path, vllm_python: Path, parser: str) -> None:
     model = build_model(tmp_path / "model", "shaped", parser)
     log = tmp_path / "vllm.log"
-    body = {
-        "model": "tiny-llama",
-        "messages": SEED_MESSAGES,
-        "tools": [WEATHER],
-        "tool_choice": "required",
-        "max_tokens": 256,
-        "seed": 1,
-    }
+    body = REQUIRED_SEED
     target = LocalTarget(
         python=vllm_python, model_dir=model, log_path=log, load_format=load_format("shaped"), tool_call_parser=parser
     )
@@ -578,14 +580,7 @@ def _stream_parts(raw: bytes) -> list[tuple[str, str]]:
 def test_vllm_serves_the_call_after_the_thought(tmp_path: Path, vllm_python: Path, parser: str, reasoning: str) -> None:
     """The model reaches the grammar after its thought: vLLM puts the thought in `reasoning` and parses the call."""
     model = build_model(tmp_path / "model", "shaped", parser, reasoning)
-    body = {
-        "model": "tiny-llama",
-        "messages": SEED_MESSAGES,
-        "tools": [WEATHER],
-        "tool_choice": "required",
-        "max_tokens": 256,
-        "seed": 1,
-    }
+    body = REQUIRED_SEED
     target = LocalTarget(
         python=vllm_python,
         model_dir=model,
