@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .families import REASONING
 from .launcher import (
     AUTO_BACKEND,
     BACKENDS,
@@ -29,9 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("dest", type=Path)
     build.add_argument("--flavour", choices=FLAVOURS, default="shaped")
     build.add_argument("--parser", choices=PARSERS, default="hermes", help="the tool-call parser it is served with")
+    build.add_argument("--reasoning-parser", choices=REASONING, default=None, help="the reasoning parser it thinks for")
     serve = commands.add_parser("serve", help="serve the tiny model with vLLM on loopback until Ctrl-C")
     serve.add_argument("--flavour", choices=FLAVOURS, default="shaped")
     serve.add_argument("--parser", choices=PARSERS, default="hermes", help="vLLM's --tool-call-parser")
+    serve.add_argument("--reasoning-parser", choices=REASONING, default=None, help="vLLM's --reasoning-parser")
     serve.add_argument("--strict-level", choices=STRICT_LEVELS, default=None)
     serve.add_argument(
         "--backend", choices=BACKENDS, default=AUTO_BACKEND, help="structured-output backend (auto: no flag)"
@@ -57,13 +60,14 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="tcc-model-") as folder:
-        model_dir = build_model(Path(folder), args.flavour, args.parser)
+        model_dir = build_model(Path(folder), args.flavour, args.parser, args.reasoning_parser)
         target = LocalTarget(
             python=python,
             model_dir=model_dir,
             log_path=log,
             load_format=load_format(args.flavour),
             tool_call_parser=args.parser,
+            reasoning_parser=args.reasoning_parser,
             strict_level=args.strict_level,
             backend=args.backend,
             extra_args=args.extra,
@@ -92,10 +96,14 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = _parser().parse_args(argv)
-    if args.command == "build-model":
-        print(build_model(args.dest, args.flavour, args.parser))
-        return 0
-    return _serve(args)
+    try:
+        if args.command == "build-model":
+            print(build_model(args.dest, args.flavour, args.parser, args.reasoning_parser))
+            return 0
+        return _serve(args)
+    except ValueError as exc:  # a reasoning parser that does not think for the parser: said, not a traceback
+        _say(f"error: {exc}")
+        return 2
 
 
 if __name__ == "__main__":
