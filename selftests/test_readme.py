@@ -82,4 +82,9 @@ def test_the_configuration_table_is_the_committed_configuration_matrix():
         row = f"| {column['label']} | {counts} | {times} |"
         if row not in README:
             missing.append(row)
-    assert len(columns) == 22 and missing == []  # the 24 of --configurations but two that depend on timing
+    from toolcall_conformance.matrix.columns import configurations
+
+    planned = [column.label for column in configurations(["0.32.0"])]
+    not_committed = ["0.32.0 mistral", "0.32.0 deepseek_v31"]  # they depend on timing (the document says why)
+    assert [column["label"] for column in columns] == [label for label in planned if label not in not_committed]
+    assert missing == []
