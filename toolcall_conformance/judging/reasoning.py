@@ -34,8 +34,7 @@ _THINK_MARKUP = re.compile(r"</?think>|</?seed:think>|◁/?think▷|<\|channel\|
 _THOUGHT_BLOCK = re.compile(
     r"<think>.*?</think>|<seed:think>.*?</seed:think>|◁think▷.*?◁/think▷|<\|channel\|>analysis", re.S
 )
-# A thought shorter than this could be repeated by chance ("OK."); one this long in content or in an argument
-# was copied there.
+# A thought shorter than this could be repeated in content by chance ("OK."); one this long was copied there.
 REPEATED_AT_LEAST = 16
 
 
