@@ -599,12 +599,13 @@ def test_vllm_serves_the_call_after_the_thought(tmp_path: Path, vllm_python: Pat
         assert message["tool_calls"], message
         for call in message["tool_calls"]:
             _check_call(call["function"]["name"], call["function"]["arguments"])
-        parts = _stream_parts(_post(target.base_url, {**body, "stream": True}))
+        raw = _post(target.base_url, {**body, "stream": True})
+        parts = _stream_parts(raw)
         fields = [name.replace("reasoning_content", "reasoning") for name, _ in parts]
         first_call = fields.index("tool_calls")
         assert fields[:first_call] == ["reasoning"] * first_call and first_call >= 2, parts
         assert "".join(text for name, text in parts if name.startswith("reasoning")).strip() == thought
-        streamed, reasons = _streamed_calls(_post(target.base_url, {**body, "stream": True}))
+        streamed, reasons = _streamed_calls(raw)
         assert reasons == ["tool_calls"] and streamed, (streamed, reasons)
         for call in streamed.values():
             _check_call(call["name"], call["arguments"])

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..jsontext import strict_json
 from ..wire.client import Exchange
-from ..wire.stream import REASONING_FIELDS, Reassembly, reassemble
+from ..wire.stream import REASONING_FIELDS, Reassembly, fold_reasoning, reassemble
 
 
 def decode_arguments(arguments: Any) -> tuple[Any, str | None]:
@@ -183,12 +183,7 @@ def _from_blocking(body: Any) -> Answer:
     content = message.get("content") if isinstance(message.get("content"), str) else None
     usage = body.get("usage") if isinstance(body, dict) else None
     answer = Answer(calls, content, choice.get("finish_reason"), completion_tokens=_completion_tokens(usage))
-    for name in REASONING_FIELDS:
-        value = message.get(name)
-        if isinstance(value, str):
-            answer.reasoning[name] = value
-        elif value is not None:
-            answer.odd_reasoning.append(("message", name, value))
+    fold_reasoning(message, answer.reasoning, answer.odd_reasoning, "message")
     return answer
 
 

@@ -56,8 +56,7 @@ def reasoning_type(seen: Observation) -> Iterator[str]:
     source=f"{VLLM_REASONING}; {OPENAI_FUNCTION_CALLING}",
 )
 def reasoning_no_markup(seen: Observation) -> Iterator[str]:
-    for where, texts in _answer_texts(seen.answer):
-        markup = _THOUGHT_BLOCK if where.endswith("arguments") else _THINK_MARKUP
+    for where, texts, markup in _answer_texts(seen.answer):
         found = next((hit for hit in map(markup.search, texts) if hit), None)
         if found:
             yield f"{where} holds thinking markup {shorten(found.group(0))}: {shorten(found.string)}"
@@ -114,18 +113,18 @@ def _thought(answer: Answer) -> str | None:
     return text.strip() or None if text is not None else None
 
 
-def _answer_texts(answer: Answer) -> Iterator[tuple[str, list[str]]]:
-    """The answer's own texts by where they are: content, each call's name, each call's arguments (the strings
-    they decode to, one by one, so markup is seen through JSON's escapes and never across two values; the raw
-    text when they are no JSON)."""
+def _answer_texts(answer: Answer) -> Iterator[tuple[str, list[str], re.Pattern[str]]]:
+    """The answer's own texts by where they are, with the markup that must not be there: content and each call's
+    name (any marker), each call's arguments (a marked-up thought; the strings they decode to, one by one, so
+    markup is seen through JSON's escapes and never across two values; the raw text when they are no JSON)."""
     if answer.content:
-        yield "content", [answer.content]
+        yield "content", [answer.content], _THINK_MARKUP
     for call in answer.calls:
         if isinstance(call.name, str):
-            yield f"{call.label()}'s name", [call.name]
+            yield f"{call.label()}'s name", [call.name], _THINK_MARKUP
         if isinstance(call.arguments, str):
             decoded, problem = decode_arguments(call.arguments)
-            yield f"{call.label()}'s arguments", [call.arguments] if problem else _strings(decoded)
+            yield f"{call.label()}'s arguments", [call.arguments] if problem else _strings(decoded), _THOUGHT_BLOCK
 
 
 def _strings(value: Any) -> list[str]:

@@ -173,17 +173,25 @@ def _fold_choice(result: Reassembly, position: int, choice: dict[str, Any], last
         result.roles.append((position, delta["role"]))
     if isinstance(delta.get("content"), str):
         result.content = (result.content or "") + delta["content"]
-    for name in REASONING_FIELDS:
-        value = delta.get(name)
-        if isinstance(value, str):
-            result.reasoning[name] = result.reasoning.get(name, "") + value
-        elif value is not None:
-            result.odd_reasoning.append((position, name, value))
+    fold_reasoning(delta, result.reasoning, result.odd_reasoning, position)
     tool_calls = delta.get("tool_calls")
     for tool_delta in tool_calls if isinstance(tool_calls, list) else []:
         if isinstance(tool_delta, dict):
             last_index = _fold_tool_delta(result, position, tool_delta, last_index)
     return last_index
+
+
+def fold_reasoning(
+    message: dict[str, Any], thoughts: dict[str, str], odd: list[tuple[Any, str, Any]], where: Any
+) -> None:
+    """Add the thought a message or delta carries to thoughts, by field name (strings joined in order), and any
+    value of a reasoning field that is neither a string nor null to odd, as (where, field, value)."""
+    for name in REASONING_FIELDS:
+        value = message.get(name)
+        if isinstance(value, str):
+            thoughts[name] = thoughts.get(name, "") + value
+        elif value is not None:
+            odd.append((where, name, value))
 
 
 def _fold_tool_delta(result: Reassembly, position: int, delta: dict[str, Any], last_index: int | None) -> int:
