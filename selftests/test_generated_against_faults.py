@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from selftests.check_failures import hold_examples
 from selftests.fault_server import FaultServer
 from toolcall_conformance.generated_run import GeneratedFailure, GeneratedRun
 from toolcall_conformance.inputs.strategies import generated_case, keywords_used
@@ -115,8 +116,12 @@ def test_mishandled_keyword_shrinks_to_a_tool_using_it(
     assert json.dumps(tools[0]["function"]["name"], ensure_ascii=False) in output
 
 
+# The run that proves generated.refused: its fault and selection (selftests/test_check_failures.py reads it).
+REFUSED = ("refuse-pattern", "blocking-required-plain")
+
+
 def test_refused_keyword_is_its_own_verdict(pytester: pytest.Pytester) -> None:
-    result, records = run_generated(pytester, "refuse-pattern", "blocking-required-plain")
+    result, records = run_generated(pytester, *REFUSED)
     assert result.ret == 0, result.stdout.str()
     (record,) = records.values()
     assert record["verdict"] == "warn" and record["outcome"] == "refused"
@@ -125,6 +130,7 @@ def test_refused_keyword_is_its_own_verdict(pytester: pytest.Pytester) -> None:
     assert record["generated"]["outcomes"]["refused"] >= 1
     assert set(record["generated"]["refused_keywords"]) == {"pattern"}
     assert "ConformanceWarning" in result.stdout.str() and "keywords: pattern" in result.stdout.str()
+    hold_examples("test_refused_keyword_is_its_own_verdict", REFUSED[0], list(records.values()))
 
 
 def test_server_error_is_a_failure_of_its_own_kind_and_the_seed_replays_it(pytester: pytest.Pytester) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from selftests.check_failures import hold_examples
 from selftests.fault_server import BENIGN, FaultServer
 from selftests.suite_run import run_suite
 from toolcall_conformance.inputs.bad_requests import bad_requests
@@ -246,6 +247,7 @@ def test_fault_fails_exactly_its_checks(pytester: pytest.Pytester, fault: str):
             assert f"[{check_id}] MUST" in output
     failures = sum(1 for checks in expected.values() if isinstance(checks, set))
     assert result.ret == (1 if failures or judged(document["tests"]).too_little else 0)
+    hold_examples("test_fault_fails_exactly_its_checks", fault, document["tests"])
 
 
 def test_every_check_is_proven_by_a_fault():
