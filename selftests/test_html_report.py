@@ -6,22 +6,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import struct
-import subprocess
-import tempfile
-import zlib
-from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from selftests.browser import near, png_colours, screenshot
 from toolcall_conformance.reporting.expectations import Change
 from toolcall_conformance.reporting.html_report import EXPECTATION_MARKS, render_html, write_html
 
 SAMPLE_RUN = Path(__file__).parent / "data" / "sample-run"
-BROWSER = Path("/usr/bin/chromium")
 HOSTILE = "<script>alert(1)</script>"
 PASS_GREEN = (0x2E, 0x9E, 0x4F)
 FAIL_RED = (0xD9, 0x30, 0x25)
@@ -420,78 +413,6 @@ def test_write_html_writes_report_html_in_the_run_directory(tmp_path: Path):
 
 
 # ---------------------------------------------------------------- in a real browser
-
-
-def screenshot(page: Path, picture: Path, size: str = "1400,1000") -> None:
-    """Render a page with headless Chromium; it must not touch the network (it hangs trying, offline)."""
-    if not BROWSER.exists():
-        pytest.fail(f"{BROWSER} not found: run scripts/install-browser to install headless Chromium")
-    with tempfile.TemporaryDirectory() as profile:
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-        flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-        flags += [f"--user-data-dir={profile}", "--hide-scrollbars", "--force-device-scale-factor=1"]
-        flags += [f"--screenshot={picture}", f"--window-size={size}", page.as_uri()]
-        finished = subprocess.run([str(BROWSER), *flags], capture_output=True, text=True, timeout=120, check=False)
-    assert picture.exists(), f"chromium wrote no screenshot (exit {finished.returncode}): {finished.stderr[-2000:]}"
-
-
-def png_colours(data: bytes) -> tuple[int, int, Counter[tuple[int, int, int]]]:
-    """Width, height and how many pixels have each colour, for the 8-bit RGB(A) PNGs Chromium writes."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    position, compressed = 8, []
-    while position < len(data):
-        length, kind = struct.unpack(">I4s", data[position : position + 8])
-        chunk = data[position + 8 : position + 8 + length]
-        if kind == b"IHDR":
-            width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", chunk)
-        elif kind == b"IDAT":
-            compressed.append(chunk)
-        position += 12 + length
-    assert depth == 8 and interlace == 0 and colour_type in (2, 6), (depth, colour_type, interlace)
-    channels = 3 if colour_type == 2 else 4
-    raw, stride = zlib.decompress(b"".join(compressed)), width * channels
-    colours: Counter[tuple[int, int, int]] = Counter()
-    previous = bytearray(stride)
-    for row in range(height):
-        start = row * (stride + 1)
-        line = bytearray(raw[start + 1 : start + 1 + stride])
-        _unfilter(raw[start], line, previous, channels)
-        colours.update(zip(line[0::channels], line[1::channels], line[2::channels], strict=True))
-        previous = line
-    return width, height, colours
-
-
-def _unfilter(kind: int, line: bytearray, previous: bytearray, step: int) -> None:
-    """Undo one PNG row filter in place (None, Sub, Up, Average, Paeth)."""
-    if kind == 0:
-        return
-    for i in range(len(line)):
-        left = line[i - step] if i >= step else 0
-        up_left = previous[i - step] if i >= step else 0
-        if kind == 1:
-            line[i] = (line[i] + left) & 255
-        elif kind == 2:
-            line[i] = (line[i] + previous[i]) & 255
-        elif kind == 3:
-            line[i] = (line[i] + ((left + previous[i]) >> 1)) & 255
-        else:
-            line[i] = (line[i] + _paeth(left, previous[i], up_left)) & 255
-
-
-def _paeth(left: int, up: int, up_left: int) -> int:
-    guess = left + up - up_left
-    distances = (abs(guess - left), abs(guess - up), abs(guess - up_left))
-    if distances[0] <= distances[1] and distances[0] <= distances[2]:
-        return left
-    return up if distances[1] <= distances[2] else up_left
-
-
-def near(colours: Counter[tuple[int, int, int]], wanted: tuple[int, int, int], tolerance: int = 6) -> int:
-    return sum(
-        count
-        for colour, count in colours.items()
-        if all(abs(a - b) <= tolerance for a, b in zip(colour, wanted, strict=True))
-    )
 
 
 def test_the_sample_report_renders_in_chromium_with_the_matrix_colours(tmp_path: Path):
