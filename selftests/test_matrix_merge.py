@@ -250,7 +250,7 @@ def test_a_merge_against_a_committed_matrix_names_each_column_no_job_wrote_a_doc
 def test_a_column_fails_against_the_committed_matrix_only_when_it_ran_there_and_no_longer_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], there: Status, now: Status, fail_on: str, status: int
 ) -> None:
-    """The README's promise: exit 1 when a column that ran there no longer installs, starts or runs (or regressed)."""
+    """The release matrix guide's promise: exit 1 when a column that ran there no longer installs, starts or runs (or regressed)."""
     ran = next(run for run in _made_up_runs(tmp_path) if run.column.release and run.status == Status.RAN)
     column = ran.column
 

@@ -176,8 +176,8 @@ def test_the_installed_command_runs_the_suite_against_the_embedded_llamacpp(
 def test_inside_a_user_s_own_repository_the_plugin_runs_the_suite_and_leaves_their_tests_alone(
     installed: Installed, user_sets: Path, elsewhere: Path
 ) -> None:
-    """A repository that loads the plugin for all its pytest runs (addopts = -p toolcall_conformance), as the README
-    says to: its own tests run as before, and `pytest --pyargs toolcall_conformance.suite` runs the suite."""
+    """A repository that loads the plugin for all its pytest runs (addopts = -p toolcall_conformance), as the docs
+    say to: its own tests run as before, and `pytest --pyargs toolcall_conformance.suite` runs the suite."""
     (elsewhere / "tests").mkdir()
     (elsewhere / "tests" / "test_mine.py").write_text("def test_mine():\n    assert 1 + 1 == 2\n")
     (elsewhere / "pyproject.toml").write_text(

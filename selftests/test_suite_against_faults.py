@@ -325,7 +325,7 @@ def test_xdist_workers_write_one_merged_report(pytester: pytest.Pytester):
 
 
 # Every curated test whose streams ask for usage: all but the seed's, which go out verbatim as vLLM's example sends
-# them (no include_usage), where a stream can show less (README, Verdicts).
+# them (no include_usage), where a stream can show less (docs/reference/verdicts.md).
 WITH_USAGE = "not weather-seed and not generated and not bad_requests and not seed_through"
 
 

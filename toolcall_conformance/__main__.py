@@ -17,6 +17,7 @@ commands:
   build-model DEST            write the embedded target's tiny model folder
   matrix                      the suite against every vLLM release (or several servers), side by side
   contract [--check]          the contract's coverage map as a table; --check: does it match the suite?
+  reference [--check]         write the documentation's generated parts (a checkout's docs/); --check: up to date?
 
 `python -m toolcall_conformance COMMAND --help` tells a command's options."""
 
@@ -31,6 +32,7 @@ COMMANDS = {
     "build-model": "target.__main__",
     "matrix": "matrix.cli",
     "contract": "contract",
+    "reference": "reference",
 }
 TAKES_ITS_NAME = frozenset({"serve", "build-model"})
 

@@ -1,6 +1,6 @@
 """The contract's coverage map (schemas/contract.json): which check enforces each statement of OpenAI's contract.
 
-python -m toolcall_conformance contract prints the coverage table the README shows; with --check it exits 1
+python -m toolcall_conformance contract prints the coverage table docs/reference/contract.md shows; with --check it exits 1
 when the map and the suite disagree: a check no statement names, a statement naming no check that exists, or a
 field of openai-python's response models that no statement covers (as after an SDK upgrade adds one).
 """
@@ -128,7 +128,7 @@ def coverage() -> dict[str, int]:
 
 
 def markdown_table() -> str:
-    """The coverage table as the README shows it: counts, then one row per statement."""
+    """The coverage table as docs/reference/contract.md shows it: counts, then one row per statement."""
     counts = coverage()
     lines = [
         f"{counts['total']} statements: {counts['covered']} enforced by a check, {counts['out of scope']} out of scope.",

@@ -39,7 +39,7 @@ class Violation:
 
 
 class Verdict(StrEnum):
-    """What a test concluded; each maps to one pytest outcome (session.ConformanceSession.conclude; the README's Verdicts)."""
+    """What a test concluded; each maps to one pytest outcome (session.ConformanceSession.conclude; docs/reference/verdicts.md)."""
 
     PASS = "pass"
     FAIL = "fail"

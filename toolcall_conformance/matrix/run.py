@@ -58,7 +58,7 @@ _ENDED = (0, 1)
 # flavour too), and the ones that would make every column judge something else (a baseline turns known failures
 # into xfail). Neither the caller's environment (_NOT_INHERITED, with the engines' installs' own) nor pytest
 # arguments (cli) may give them. TCC_TARGET_ARGS is inherited: it is how a machine gives every column's vLLM what
-# it needs there (a smaller --max-model-len, a KV cache size), and the README says it reaches every vLLM column;
+# it needs there (a smaller --max-model-len, a KV cache size), and the release matrix guide says it reaches every vLLM column;
 # a llama.cpp column, whose target refuses vLLM's arguments, does not get it (run_column).
 COLUMN_SETTINGS = (
     "endpoint",

@@ -2,7 +2,7 @@
 
 The sending runs in a child process. In the pytest process it starved: every socket read of the
 sending thread waited for the GIL behind pytest's own work, and a run's requests took twice as long
-as the same requests sent alone (measured with scripts/benchmark and py-spy; see the README's Speed).
+as the same requests sent alone (measured with scripts/benchmark and py-spy; see docs/findings/speed.md).
 """
 
 from __future__ import annotations
