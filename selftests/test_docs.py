@@ -105,3 +105,13 @@ def test_nothing_points_outside_the_repository():
             if not resolved.is_relative_to(ROOT):
                 offenders.append(f"{path.relative_to(ROOT).as_posix()}: {target}")
     assert offenders == []
+
+
+def test_the_verdicts_page_has_every_verdict_in_the_order_of_severity():
+    """Its table is prose about each verdict (how pytest ends it, what it means); the vocabulary is the code's."""
+    from toolcall_conformance.judging.verdict import SEVERITY, Verdict
+
+    verdicts = page("reference/verdicts.md")
+    assert [verdict.value for verdict in Verdict if f"\n| {verdict.value} | " not in verdicts] == []
+    order = ", ".join(f"`{verdict.value}`" for verdict in SEVERITY)
+    assert f"most severe first, decides which verdict stands for several: {order}." in " ".join(verdicts.split())
