@@ -68,8 +68,8 @@ def _read_json(root: Path, relative: str) -> Any:
 def _default(option: Option) -> str:
     if option.kind == "flag":
         return "off"
-    if option.default in (None, "", ()):
-        return "none"
+    if option.default in (None, "", ()):  # no value of the suite's own: the meaning says what happens then
+        return "—"
     return _code(option.default)
 
 
